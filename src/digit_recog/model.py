@@ -1,0 +1,125 @@
+"""Build CNNs from a small, explicit configuration.
+
+Every model built here takes raw pixels (0-255, shape ``(N, 28, 28, 1)``), scales them itself and
+outputs 10 class probabilities, so a saved model can be used with plain Keras.
+"""
+
+from dataclasses import dataclass, field
+
+import keras
+from keras import layers
+
+from digit_recog import config
+
+INPUT_SHAPE = (config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
+
+
+@dataclass(frozen=True)
+class ConvBlock:
+    """``convs`` convolutions of ``filters`` channels, optionally followed by 2x2 max pooling."""
+
+    filters: int
+    kernel_size: int = 3
+    convs: int = 1
+    padding: str = "valid"
+    pool: bool = True
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random training-time transforms; Keras turns them off at inference.
+
+    ``rotation`` is a fraction of a full turn, ``zoom`` and ``translation`` fractions of the size.
+    """
+
+    rotation: float = 0.0
+    zoom: float = 0.0
+    translation: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a CNN: conv blocks, then dense layers with one dropout rate each."""
+
+    conv_blocks: tuple[ConvBlock, ...]
+    dense_units: tuple[int, ...] = (128,)
+    dropout_rates: tuple[float, ...] = (0.0,)
+    batch_norm: bool = False
+    augmentation: Augmentation = field(default_factory=Augmentation)
+
+    def __post_init__(self):
+        if len(self.dense_units) != len(self.dropout_rates):
+            raise ValueError(
+                f"dense_units {self.dense_units} and dropout_rates {self.dropout_rates} "
+                "must have the same length (one dropout rate per dense layer)."
+            )
+
+
+def build_cnn(model_config: ModelConfig, name: str = "digit_recog_cnn") -> keras.Sequential:
+    """Build an uncompiled Keras model from ``model_config``.
+
+    Call ``keras.utils.set_random_seed`` first for reproducible initial weights.
+    """
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(shape=INPUT_SHAPE, name="pixels"))
+    model.add(layers.Rescaling(1.0 / 255, name="scale_to_unit"))
+    for layer in augmentation_layers(model_config.augmentation):
+        model.add(layer)
+    for block_index, block in enumerate(model_config.conv_blocks, start=1):
+        for conv_index in range(1, block.convs + 1):
+            suffix = f"{block_index}_{conv_index}"
+            _add_activated(
+                model,
+                layers.Conv2D(
+                    block.filters,
+                    block.kernel_size,
+                    padding=block.padding,
+                    use_bias=not model_config.batch_norm,
+                    name=f"conv{suffix}",
+                ),
+                model_config.batch_norm,
+                suffix,
+            )
+        if block.pool:
+            model.add(layers.MaxPooling2D(2, name=f"pool{block_index}"))
+    model.add(layers.Flatten(name="flatten"))
+    for index, (units, rate) in enumerate(zip(model_config.dense_units, model_config.dropout_rates), start=1):
+        _add_activated(
+            model,
+            layers.Dense(units, use_bias=not model_config.batch_norm, name=f"dense{index}"),
+            model_config.batch_norm,
+            f"d{index}",
+        )
+        if rate:
+            model.add(layers.Dropout(rate, name=f"dropout{index}"))
+    model.add(layers.Dense(config.NUM_CLASSES, activation="softmax", name="probabilities"))
+    return model
+
+
+def _add_activated(model: keras.Sequential, layer: layers.Layer, batch_norm: bool, suffix: str):
+    """Add ``layer`` then ReLU; with batch norm, normalise before the activation."""
+    model.add(layer)
+    if batch_norm:
+        model.add(layers.BatchNormalization(name=f"bn{suffix}"))
+    model.add(layers.Activation("relu", name=f"relu{suffix}"))
+
+
+def augmentation_layers(augmentation: Augmentation) -> list[layers.Layer]:
+    """The Keras preprocessing layers for ``augmentation`` (active only when ``training=True``)."""
+    chosen = []
+    if augmentation.rotation:
+        chosen.append(
+            layers.RandomRotation(augmentation.rotation, fill_mode="constant", name="random_rotation")
+        )
+    if augmentation.zoom:
+        chosen.append(layers.RandomZoom(augmentation.zoom, fill_mode="constant", name="random_zoom"))
+    if augmentation.translation:
+        chosen.append(
+            layers.RandomTranslation(
+                augmentation.translation,
+                augmentation.translation,
+                fill_mode="constant",
+                name="random_translation",
+            )
+        )
+    return chosen

@@ -1,0 +1,92 @@
+"""Replay every notebook with nbval, on shrunk budgets, without touching committed artefacts.
+
+Each notebook is copied into a temporary folder with papermill's parameter injection (a smaller
+training run, a lower accuracy floor), and nbval executes the copies in order with
+``--nbval-lax``: every cell must run without error, and cells tagged ``nbval-check-output`` must
+reproduce their committed output. ``DIGIT_RECOG_OUTPUT_DIR`` sends everything the notebooks
+write into the temporary folder; the script fails if any committed artefact changed anyway.
+
+Usage: python tests/replay_notebooks.py [extra pytest arguments]
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from papermill.parameterize import parameterize_notebook
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+ARTEFACT_DIRS = ["models", "figures", "reports", "data", "notebooks"]
+
+# Small enough to replay in minutes on two cores, big enough that training visibly works.
+REPLAY_PARAMETERS = {
+    "03_train.ipynb": {"train_subset": 4000, "epochs": 2, "batch_size": 64},
+    "04_evaluate.ipynb": {"min_test_accuracy": 0.5},
+}
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    """SHA-256 of every file under the committed artefact folders."""
+    digests = {}
+    for folder in ARTEFACT_DIRS:
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and "checkpoints" not in path.parts and ".ipynb_checkpoints" not in path.parts:
+                digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def prepare_copies(target: Path) -> list[Path]:
+    """Write each notebook, with its replay parameters injected, into ``target``."""
+    target.mkdir(parents=True)
+    copies = []
+    for source in sorted(NOTEBOOKS_DIR.glob("0*.ipynb")):
+        notebook = nbformat.read(source, as_version=4)
+        parameters = REPLAY_PARAMETERS.get(source.name)
+        if parameters:
+            notebook = parameterize_notebook(notebook, parameters)
+        copy = target / source.name
+        nbformat.write(notebook, copy)
+        copies.append(copy)
+    return copies
+
+
+def main(pytest_args: list[str]) -> int:
+    before = fingerprint(PROJECT_ROOT)
+    with tempfile.TemporaryDirectory(prefix="digit-recog-replay-") as tmp:
+        tmp_path = Path(tmp)
+        copies = prepare_copies(tmp_path / "notebooks")
+        env = os.environ | {"DIGIT_RECOG_OUTPUT_DIR": str(tmp_path / "outputs"), "MPLBACKEND": "Agg"}
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            str(PROJECT_ROOT / "tests" / "nbval_sanitize.cfg"),
+            "--rootdir",
+            str(tmp_path),
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            *pytest_args,
+            *map(str, copies),
+        ]
+        print("replaying", ", ".join(copy.name for copy in copies), "with", REPLAY_PARAMETERS, flush=True)
+        status = subprocess.run(command, cwd=tmp_path, env=env).returncode
+    after = fingerprint(PROJECT_ROOT)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    if changed:
+        print("the replay changed committed artefacts:", ", ".join(changed), file=sys.stderr)
+        return status or 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,39 @@
+"""The committed model and report: what a user gets without running anything.
+
+The model is loaded with plain Keras (no digit_recog code) and fed raw 0-255 test images, exactly as
+a user would; its accuracy must clear the floor and match the committed reports/metrics.json.
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from digit_recog import config
+
+MODEL = config.PROJECT_ROOT / "models" / "digit_recog_mnist_cnn.keras"
+METRICS = config.PROJECT_ROOT / "reports" / "metrics.json"
+ACCURACY_FLOOR = 0.9930
+
+
+@pytest.fixture(scope="module")
+def test_accuracy(mnist):
+    _, (test_images, test_labels) = mnist
+    model = keras.saving.load_model(MODEL)
+    probabilities = model.predict(test_images[..., np.newaxis], batch_size=1000, verbose=0)
+    return float((probabilities.argmax(axis=1) == test_labels).mean())
+
+
+def test_shipped_model_clears_the_accuracy_floor(test_accuracy):
+    assert test_accuracy >= ACCURACY_FLOOR
+
+
+def test_committed_metrics_are_this_models(test_accuracy):
+    metrics = json.loads(METRICS.read_text())
+    assert metrics["test_accuracy"] == pytest.approx(test_accuracy, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["accuracy_loss.png", "predictions_3x5.png", "confusion_matrix.png"])
+def test_committed_figures_exist(name):
+    assert (config.PROJECT_ROOT / "figures" / name).read_bytes()[:4] == b"\x89PNG"
