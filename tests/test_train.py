@@ -91,3 +91,23 @@ def test_training_result_files(tmp_path):
     assert summary["best_epoch_metrics"] == {"loss": 0.3, "val_loss": 0.2}
     assert summary["preset"] == "seed" and summary["train_seconds"] == 12.3
     assert json.loads((tmp_path / "history.json").read_text())["loss"] == [0.5, 0.3, 0.35]
+
+
+def test_onecycle_warms_up_then_decays_per_step():
+    config = train.TrainConfig(
+        epochs=4, learning_rate=4e-3, min_learning_rate=4e-5, lr_schedule="onecycle", warmup_fraction=0.25
+    )
+    schedule = train.learning_rate_schedule(config, steps_per_epoch=100)
+    rates = [float(schedule(step)) for step in (0, 50, 100, 250, 400)]
+    assert rates[0] == pytest.approx(4e-4)  # a tenth of the peak
+    assert rates[0] < rates[1] < rates[2] == pytest.approx(4e-3)  # peak after a quarter of the 400 steps
+    assert rates[2] > rates[3] > rates[4] == pytest.approx(4e-5, rel=1e-3)
+
+
+@pytest.mark.slow
+def test_label_smoothing_and_onecycle_still_learn(mnist):
+    config = train.TrainConfig(
+        epochs=2, batch_size=64, learning_rate=2e-3, lr_schedule="onecycle", label_smoothing=0.1, seed=5
+    )
+    _, result = fit_small(mnist, config, count=1_500)
+    assert result.history["val_accuracy"][-1] > 0.8

@@ -45,6 +45,7 @@ class ModelConfig:
     dense_units: tuple[int, ...] = (128,)
     dropout_rates: tuple[float, ...] = (0.0,)
     batch_norm: bool = False
+    bn_momentum: float = 0.99  # lower suits short trainings: the moving statistics catch up sooner
     augmentation: Augmentation = field(default_factory=Augmentation)
 
     def __post_init__(self):
@@ -77,7 +78,7 @@ def build_cnn(model_config: ModelConfig, name: str = "digit_recog_cnn") -> keras
                     use_bias=not model_config.batch_norm,
                     name=f"conv{suffix}",
                 ),
-                model_config.batch_norm,
+                model_config,
                 suffix,
             )
         if block.pool:
@@ -87,7 +88,7 @@ def build_cnn(model_config: ModelConfig, name: str = "digit_recog_cnn") -> keras
         _add_activated(
             model,
             layers.Dense(units, use_bias=not model_config.batch_norm, name=f"dense{index}"),
-            model_config.batch_norm,
+            model_config,
             f"d{index}",
         )
         if rate:
@@ -96,11 +97,11 @@ def build_cnn(model_config: ModelConfig, name: str = "digit_recog_cnn") -> keras
     return model
 
 
-def _add_activated(model: keras.Sequential, layer: layers.Layer, batch_norm: bool, suffix: str):
+def _add_activated(model: keras.Sequential, layer: layers.Layer, model_config: ModelConfig, suffix: str):
     """Add ``layer`` then ReLU; with batch norm, normalise before the activation."""
     model.add(layer)
-    if batch_norm:
-        model.add(layers.BatchNormalization(name=f"bn{suffix}"))
+    if model_config.batch_norm:
+        model.add(layers.BatchNormalization(momentum=model_config.bn_momentum, name=f"bn{suffix}"))
     model.add(layers.Activation("relu", name=f"relu{suffix}"))
 
 

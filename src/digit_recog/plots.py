@@ -162,3 +162,53 @@ def feature_maps(activations: np.ndarray, title: str, cols: int = 8) -> Figure:
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def accuracy_vs_time(benchmark: dict) -> Figure:
+    """Test accuracy (%) against training seconds from a benchmark report (``reports/benchmark.json``).
+
+    Each seed of a preset is a point in the preset's colour; the baseline (the original recipe) is a
+    black star, the ensemble a hollow diamond at its members' summed training time. The time axis is
+    logarithmic when the times span more than a factor of ten.
+    """
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    presets = {name: summary for name, summary in benchmark["presets"].items() if name != "ensemble"}
+    colours = dict(zip(presets, sns.color_palette("tab10", len(presets))))
+    times = [benchmark["baseline"]["train_seconds"]]
+    for name, summary in presets.items():
+        accuracies = [100 * accuracy for accuracy in summary["test_accuracy"]]
+        label = f"{name} ({len(accuracies)} seed{'s' if len(accuracies) > 1 else ''})"
+        axis.scatter(summary["train_seconds"], accuracies, color=colours[name], alpha=0.8, label=label)
+        times += summary["train_seconds"]
+    baseline = benchmark["baseline"]
+    axis.scatter(
+        baseline["train_seconds"],
+        100 * baseline["test_accuracy"],
+        marker="*",
+        s=250,
+        color="black",
+        zorder=3,
+        label=f"baseline: {baseline['preset']} (original recipe)",
+    )
+    ensemble = benchmark["presets"].get("ensemble")
+    if ensemble:
+        axis.scatter(
+            ensemble["train_seconds"],
+            100 * ensemble["test_accuracy"],
+            marker="D",
+            s=80,
+            facecolor="none",
+            edgecolor="black",
+            zorder=3,
+            label=f"ensemble of {ensemble['members']} {ensemble['preset']} (summed time)",
+        )
+        times.append(ensemble["train_seconds"])
+    if max(times) > 10 * min(times):
+        axis.set_xscale("log")
+    axis.set_xlabel("training time (s)")
+    axis.set_ylabel("test accuracy (%)")
+    axis.set_title("Test accuracy against training time")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    return figure

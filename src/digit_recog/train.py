@@ -10,7 +10,9 @@ import numpy as np
 
 from digit_recog.artifacts import atomic_path, write_json
 
-LR_SCHEDULES = ("constant", "cosine", "plateau")
+# "constant", "cosine" and "plateau" change the rate once an epoch; "onecycle" every step: a linear
+# warm-up to the peak rate over the first ``warmup_fraction`` of training, then a cosine decay.
+LR_SCHEDULES = ("constant", "cosine", "plateau", "onecycle")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     min_learning_rate: float = 1e-5
     early_stopping_patience: int = 4
+    warmup_fraction: float = 0.2
+    label_smoothing: float = 0.0
     seed: int = 42
 
     def __post_init__(self):
@@ -70,17 +74,18 @@ def train_model(
     The test set never enters here.
     """
     keras.utils.set_random_seed(train_config.seed)
+    steps_per_epoch = math.ceil(len(train_images) / train_config.batch_size)
     model.compile(
-        optimizer=keras.optimizers.Adam(train_config.learning_rate),
-        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.Adam(learning_rate_schedule(train_config, steps_per_epoch)),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=train_config.label_smoothing),
         metrics=["accuracy"],
     )
     callbacks = _callbacks(train_config, checkpoint_path)
     started = time.perf_counter()
     fit = model.fit(
         _with_channel(train_images),
-        train_labels,
-        validation_data=(_with_channel(val_images), val_labels),
+        _one_hot(train_labels),
+        validation_data=(_with_channel(val_images), _one_hot(val_labels)),
         epochs=train_config.epochs,
         batch_size=train_config.batch_size,
         shuffle=True,
@@ -98,13 +103,30 @@ def train_model(
     )
 
 
+def learning_rate_schedule(train_config: TrainConfig, steps_per_epoch: int):
+    """A per-step schedule for "onecycle" (built into Keras, so saved models load anywhere), else a float."""
+    if train_config.lr_schedule != "onecycle":
+        return train_config.learning_rate
+    total_steps = train_config.epochs * steps_per_epoch
+    warmup_steps = int(train_config.warmup_fraction * total_steps)
+    start = train_config.learning_rate / 10
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=start,
+        decay_steps=max(1, total_steps - warmup_steps),
+        alpha=train_config.min_learning_rate / train_config.learning_rate,
+        warmup_target=train_config.learning_rate,
+        warmup_steps=warmup_steps,
+    )
+
+
 def _callbacks(train_config: TrainConfig, checkpoint_path: Path | None) -> list[keras.callbacks.Callback]:
     callbacks = [
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=train_config.early_stopping_patience, restore_best_weights=True
-        ),
-        _lr_callback(train_config),
+        )
     ]
+    if train_config.lr_schedule != "onecycle":
+        callbacks.append(_lr_callback(train_config))
     if checkpoint_path is not None:
         Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
         callbacks.append(
@@ -122,7 +144,8 @@ def _lr_callback(train_config: TrainConfig) -> keras.callbacks.Callback:
 
 
 def learning_rate_at(epoch: int, train_config: TrainConfig) -> float:
-    """Learning rate for a 0-based ``epoch``: constant, or cosine decay to the minimum at the end."""
+    """Learning rate for a 0-based ``epoch`` of the per-epoch schedules: constant, or cosine decay to the
+    minimum at the end."""
     if train_config.lr_schedule == "constant" or train_config.epochs == 1:
         return train_config.learning_rate
     progress = epoch / (train_config.epochs - 1)
@@ -141,6 +164,11 @@ def save_training_result(result: TrainingResult, history_path: Path, summary_pat
     """Write the per-epoch history, and the run summary with any ``details`` added, as JSON."""
     write_json(result.history, history_path)
     write_json(result.summary() | details, summary_path)
+
+
+def _one_hot(labels: np.ndarray) -> np.ndarray:
+    """One-hot targets, which label smoothing needs (the sparse loss has no smoothing)."""
+    return keras.utils.to_categorical(labels, num_classes=10).astype(np.float32)
 
 
 def _with_channel(images: np.ndarray) -> np.ndarray:

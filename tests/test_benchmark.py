@@ -1,0 +1,193 @@
+"""The preset benchmark: report shape, ratios, README table, and the ensemble model it ships."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from digit_recog import benchmark, perf_probe, plots
+from digit_recog.ensemble import build_ensemble
+from digit_recog.model import build_cnn
+from digit_recog.presets import PRESETS
+
+PRESET_KEYS = {
+    "seeds",
+    "test_accuracy",
+    "test_accuracy_mean",
+    "train_seconds",
+    "train_seconds_mean",
+    "time_ratio_vs_baseline",
+}
+INFERENCE_KEYS = {"images_per_second", "latency_ms_p50", "latency_ms_p99"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One benchmark on a tiny budget: ``(report returned, report written, output folder)``."""
+    folder = tmp_path_factory.mktemp("benchmark")
+    report = benchmark.main(
+        [
+            "--presets", "seed", "default",
+            "--seeds", "1", "2",
+            "--ensemble-preset", "default",
+            "--train-subset", "600",
+            "--val-subset", "300",
+            "--max-epochs", "1",
+            "--inference-images", "1024",
+            "--inference-rounds", "1",
+            "--latency-calls", "10",
+            "--output", str(folder / "benchmark.json"),
+            "--figure", str(folder / "accuracy_vs_time.png"),
+            "--models-dir", str(folder / "models"),
+        ]
+    )  # fmt: skip
+    written = json.loads((folder / "benchmark.json").read_text())
+    return report, written, folder
+
+
+@pytest.mark.slow
+def test_report_has_the_agreed_shape(tiny_run):
+    report, written, folder = tiny_run
+    assert written == json.loads(json.dumps(report))
+    assert set(written) == {"machine", "baseline", "presets", "inference", "settings"}
+    assert {"cpu_model", "logical_cores", "python", "tensorflow", "keras", "threads"} <= set(
+        written["machine"]
+    )
+    assert written["baseline"]["preset"] == "seed" and written["baseline"]["train_seconds"] > 0
+    assert 0 <= written["baseline"]["test_accuracy"] <= 1
+    assert set(written["presets"]) == {"seed", "default", "ensemble"}
+    for name, seed_count in (("seed", 1), ("default", 2)):
+        summary = written["presets"][name]
+        assert set(summary) >= PRESET_KEYS
+        assert (
+            len(summary["seeds"])
+            == len(summary["test_accuracy"])
+            == len(summary["train_seconds"])
+            == seed_count
+        )
+        assert all(isinstance(value, float) for value in summary["test_accuracy"] + summary["train_seconds"])
+    assert written["presets"]["ensemble"]["members"] == 2
+    assert set(written["inference"]) == {"baseline", "seed", "default", "ensemble"}
+    for numbers in written["inference"].values():
+        assert set(numbers) >= INFERENCE_KEYS and all(numbers[key] > 0 for key in INFERENCE_KEYS)
+    assert written["settings"]["train_images"] == 600 and written["settings"]["seeds"]["default"] == [42, 43]
+    assert (folder / "accuracy_vs_time.png").stat().st_size > 0
+    saved = {path.name for path in (folder / "models").iterdir()}
+    assert saved == {
+        "seed_seed42.keras",
+        "default_seed42.keras",
+        "default_seed43.keras",
+        "ensemble_default.keras",
+    }
+
+
+@pytest.mark.slow
+def test_ratios_are_quotients_of_the_recorded_numbers(tiny_run):
+    _, written, _ = tiny_run
+    baseline_seconds = written["baseline"]["train_seconds"]
+    for name, summary in written["presets"].items():
+        seconds = summary["train_seconds"] if name == "ensemble" else summary["train_seconds_mean"]
+        assert summary["time_ratio_vs_baseline"] == pytest.approx(seconds / baseline_seconds, rel=1e-3)
+        if name != "ensemble":
+            assert seconds == pytest.approx(np.mean(summary["train_seconds"]), rel=1e-3)
+            assert summary["test_accuracy_mean"] == pytest.approx(np.mean(summary["test_accuracy"]), abs=1e-4)
+    ensemble = written["presets"]["ensemble"]
+    assert ensemble["train_seconds"] == pytest.approx(
+        sum(written["presets"]["default"]["train_seconds"]), rel=1e-3
+    )
+    inference = written["inference"]
+    for name in ("seed", "default", "ensemble"):
+        throughput = inference[name]["images_per_second"] / inference["baseline"]["images_per_second"]
+        latency = inference[name]["latency_ms_p50"] / inference["baseline"]["latency_ms_p50"]
+        assert inference[name]["throughput_ratio_vs_baseline"] == pytest.approx(throughput, rel=1e-3)
+        assert inference[name]["latency_ratio_vs_baseline"] == pytest.approx(latency, rel=1e-3)
+
+
+@pytest.mark.slow
+def test_the_baseline_run_is_reused_for_the_same_preset_and_seed(tiny_run):
+    _, written, _ = tiny_run
+    assert written["presets"]["seed"]["train_seconds"] == [written["baseline"]["train_seconds"]]
+
+
+@pytest.mark.slow
+def test_readme_table_has_a_row_per_recipe_and_the_figure_draws(tiny_run):
+    _, written, _ = tiny_run
+    table = benchmark.readme_table(written)
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    assert len(rows) == 1 + 4  # header; baseline, then the presets in the order asked, the ensemble last
+    assert rows[1].startswith("| seed (baseline") and rows[2].startswith("| seed | 1 |")
+    assert rows[3].startswith("| default | 2 |") and "ensemble of the 2 default models" in rows[4]
+    assert isinstance(plots.accuracy_vs_time(written), Figure)
+
+
+@pytest.mark.slow
+def test_readme_table_mode_reads_the_report_without_training(tiny_run, capsys):
+    _, written, folder = tiny_run
+    assert benchmark.main(["--readme-table", "--output", str(folder / "benchmark.json")]) == written
+    assert capsys.readouterr().out.startswith("| Recipe |")
+
+
+def test_readme_table_mode_without_a_report_says_what_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make bench"):
+        benchmark.main(["--readme-table", "--output", str(tmp_path / "absent.json")])
+
+
+def test_update_readme_replaces_only_between_the_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    before, after = "# Title\n\nIntro.\n\n", "\n\n## Next\nMore.\n"
+    readme.write_text(before + f"{benchmark.TABLE_START}\nold table\n{benchmark.TABLE_END}" + after)
+    benchmark.update_readme("| new | table |\n", readme)
+    text = readme.read_text()
+    assert text == before + f"{benchmark.TABLE_START}\n| new | table |\n{benchmark.TABLE_END}" + after
+    benchmark.update_readme("| newer |", readme)
+    assert "new | table" not in readme.read_text() and readme.read_text().startswith(before)
+
+
+def test_update_readme_without_markers_names_the_file(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# No markers here\n")
+    with pytest.raises(ValueError, match="README.md.*benchmark-table:start"):
+        benchmark.update_readme("| table |", readme)
+    assert readme.read_text() == "# No markers here\n"
+
+
+def test_unknown_preset_fails_before_training():
+    with pytest.raises(KeyError, match="no_such_preset"):
+        benchmark.run_benchmark(benchmark.BenchmarkConfig(presets=("no_such_preset",)))
+
+
+def test_seed_counts_and_quick_paths_from_the_command_line():
+    args = benchmark.parse_args(["--quick", "--presets", "seed", "default", "--seeds", "4"])
+    bench = benchmark.config_from_args(args)
+    assert bench.seeds_for("default") == [42, 43, 44, 45] and bench.quick
+    assert bench.output_path.name == "benchmark_quick.json" and bench.max_epochs == 2
+    assert bench.preset_for("default", 43).train.epochs == 2
+
+
+def test_ensemble_averages_its_members_and_round_trips(tmp_path):
+    members = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        members.append(build_cnn(PRESETS["default"].model))
+    ensemble = build_ensemble(members)
+    images = np.random.default_rng(0).integers(0, 256, size=(16, 28, 28, 1)).astype(np.float32)
+    expected = np.mean([member.predict(images, verbose=0) for member in members], axis=0)
+    np.testing.assert_allclose(ensemble.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    ensemble.save(tmp_path / "ensemble.keras")
+    loaded = keras.saving.load_model(tmp_path / "ensemble.keras")
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    assert [member.name for member in members] == ["digit_recog_cnn", "digit_recog_cnn"]
+
+
+def test_ensemble_needs_two_members():
+    with pytest.raises(ValueError, match="at least 2"):
+        build_ensemble([build_cnn(PRESETS["seed"].model)])
+
+
+def test_every_probe_variant_builds_and_unknown_ones_are_rejected():
+    for name, variant in perf_probe.VARIANTS.items():
+        assert build_cnn(variant.model, name=name).count_params() > 0
+    with pytest.raises(KeyError, match="no_such_variant"):
+        perf_probe.ProbeConfig(variants=("no_such_variant",))
