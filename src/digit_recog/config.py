@@ -28,6 +28,30 @@ METRICS_PATH = REPORTS_DIR / "metrics.json"
 ACCURACY_LOSS_FIGURE = FIGURES_DIR / "accuracy_loss.png"
 PREDICTIONS_FIGURE = FIGURES_DIR / "predictions_3x5.png"
 
+# The preset benchmark (issue 4); a --quick run writes beside the real one, never over it.
+README_PATH = PROJECT_ROOT / "README.md"
+BENCHMARK_PATH = REPORTS_DIR / "benchmark.json"
+BENCHMARK_QUICK_PATH = REPORTS_DIR / "benchmark_quick.json"
+BENCHMARK_MODELS_DIR = MODELS_DIR / "benchmark"
+BENCHMARK_QUICK_MODELS_DIR = MODELS_DIR / "benchmark_quick"
+ACCURACY_VS_TIME_FIGURE = FIGURES_DIR / "accuracy_vs_time.png"
+ACCURACY_VS_TIME_QUICK_FIGURE = FIGURES_DIR / "accuracy_vs_time_quick.png"
+PERF_PROBE_PATH = REPORTS_DIR / "perf_probe.json"
+
+# Hyperparameter search (06_tune) and architecture comparison (07_architectures)
+TUNER_DIR = MODELS_DIR / "tuner"  # KerasTuner's trial files; rerunning the same search resumes from here
+TUNING_CSV_PATH = REPORTS_DIR / "tuning.csv"
+BEST_HPARAMS_PATH = MODELS_DIR / "best_hparams.json"
+TUNING_FIGURE = FIGURES_DIR / "tuning.png"
+ARCHITECTURES_CSV_PATH = REPORTS_DIR / "architectures.csv"
+ARCHITECTURES_FIGURE = FIGURES_DIR / "architectures.png"
+
+# Your own digits (issue 6): robustness to perturbations (08_robustness) and the web app's screenshot
+ROBUSTNESS_CSV_PATH = REPORTS_DIR / "robustness.csv"
+ROBUSTNESS_FIGURE = FIGURES_DIR / "robustness.png"
+ROBUSTNESS_EXAMPLES_FIGURE = FIGURES_DIR / "robustness_examples.png"
+WEB_APP_FIGURE = PROJECT_ROOT / "figures" / "web_app.png"  # written only by DIGIT_RECOG_SCREENSHOT runs
+
 SEED = 42
 VALIDATION_SIZE = 5_000
 IMAGE_SIZE = 28
