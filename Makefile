@@ -11,6 +11,8 @@ export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint format clean
+.PHONY: bench bench-quick
+.PHONY: serve
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,6 +35,20 @@ run: install ## Run every notebook in order, in place: data checks, split, train
 test: install lint ## Lint, run the unit tests, then replay every notebook with nbval (shrunk budgets)
 	$(PYTHON) -m pytest
 	$(PYTHON) tests/replay_notebooks.py
+
+bench: install ## Benchmark presets against the original recipe (about 90 min; make bench-quick for a few minutes)
+	$(PYTHON) -m digit_recog.benchmark
+
+bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes; writes reports/benchmark_quick.json)
+	$(PYTHON) -m digit_recog.benchmark --quick
+
+serve: install ## Start the drawing web app on http://127.0.0.1:8000
+	$(VENV)/bin/digit-recog serve --host 127.0.0.1 --port 8000
+
+.PHONY: tune-distributed
+WORKERS ?= 2
+tune-distributed: install ## Hyperparameter search, a chief and 2 workers here (WORKERS=4 for 4); writes best_hparams.json
+	$(PYTHON) -m digit_recog.distributed --workers $(WORKERS) --save
 
 lint: install ## Check code and notebooks with ruff
 	$(VENV)/bin/ruff check src tests notebooks

@@ -27,6 +27,20 @@ ARTEFACT_DIRS = ["models", "figures", "reports", "data", "notebooks"]
 REPLAY_PARAMETERS = {
     "03_train.ipynb": {"train_subset": 4000, "epochs": 2, "batch_size": 64},
     "04_evaluate.ipynb": {"min_test_accuracy": 0.5},
+    "06_tune.ipynb": {
+        "max_epochs": 2,
+        "max_trials": 2,
+        "hyperband_iterations": 1,
+        "train_subset": 600,
+        "min_val_accuracy": 0.1,
+    },
+    "07_architectures.ipynb": {
+        "names": ["mlp", "keras_io_convnet"],
+        "epochs": 1,
+        "train_subset": 1000,
+        "min_val_accuracy": 0.3,
+    },
+    "08_robustness.ipynb": {"test_subset": 300, "min_clean_accuracy": 0.5},
 }
 
 

@@ -23,6 +23,7 @@ class ConvBlock:
     convs: int = 1
     padding: str = "valid"
     pool: bool = True
+    batch_norm: bool | None = None  # None follows ModelConfig.batch_norm
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def build_cnn(model_config: ModelConfig, name: str = "digit_recog_cnn") -> keras
     for layer in augmentation_layers(model_config.augmentation):
         model.add(layer)
     for block_index, block in enumerate(model_config.conv_blocks, start=1):
+        batch_norm = model_config.batch_norm if block.batch_norm is None else block.batch_norm
         for conv_index in range(1, block.convs + 1):
             suffix = f"{block_index}_{conv_index}"
             _add_activated(
@@ -75,10 +77,10 @@ def build_cnn(model_config: ModelConfig, name: str = "digit_recog_cnn") -> keras
                     block.filters,
                     block.kernel_size,
                     padding=block.padding,
-                    use_bias=not model_config.batch_norm,
+                    use_bias=not batch_norm,
                     name=f"conv{suffix}",
                 ),
-                model_config,
+                model_config.bn_momentum if batch_norm else None,
                 suffix,
             )
         if block.pool:
@@ -88,7 +90,7 @@ def build_cnn(model_config: ModelConfig, name: str = "digit_recog_cnn") -> keras
         _add_activated(
             model,
             layers.Dense(units, use_bias=not model_config.batch_norm, name=f"dense{index}"),
-            model_config,
+            model_config.bn_momentum if model_config.batch_norm else None,
             f"d{index}",
         )
         if rate:
@@ -97,11 +99,11 @@ def build_cnn(model_config: ModelConfig, name: str = "digit_recog_cnn") -> keras
     return model
 
 
-def _add_activated(model: keras.Sequential, layer: layers.Layer, model_config: ModelConfig, suffix: str):
-    """Add ``layer`` then ReLU; with batch norm, normalise before the activation."""
+def _add_activated(model: keras.Sequential, layer: layers.Layer, bn_momentum: float | None, suffix: str):
+    """Add ``layer`` then ReLU; given a batch-norm momentum, normalise before the activation."""
     model.add(layer)
-    if model_config.batch_norm:
-        model.add(layers.BatchNormalization(momentum=model_config.bn_momentum, name=f"bn{suffix}"))
+    if bn_momentum is not None:
+        model.add(layers.BatchNormalization(momentum=bn_momentum, name=f"bn{suffix}"))
     model.add(layers.Activation("relu", name=f"relu{suffix}"))
 
 

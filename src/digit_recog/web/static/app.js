@@ -1,0 +1,171 @@
+// The drawing pad: pointer events (mouse, touch and pen alike) draw thick round black strokes on white;
+// lifting the pen, uploading a file or pressing Predict sends the picture to POST api/predict.
+"use strict";
+
+const STROKE_WIDTH = 22; // in canvas pixels; about MNIST's stroke-to-digit ratio for a digit 3/4 of the box high
+
+const canvas = document.getElementById("pad");
+const context = canvas.getContext("2d");
+const digitOutput = document.getElementById("digit");
+const topList = document.getElementById("top");
+const seenImage = document.getElementById("seen");
+const statusLine = document.getElementById("status");
+const uploadInput = document.getElementById("upload");
+
+let drawing = false;
+let lastPoint = null;
+let hasInk = false;
+let latestRequest = 0; // answers to older requests are ignored when a newer one was sent
+
+function clearPad() {
+  context.fillStyle = "#fff";
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  hasInk = false;
+  showResult(null);
+  setStatus("");
+}
+
+function canvasPoint(event) {
+  const box = canvas.getBoundingClientRect();
+  return {
+    x: ((event.clientX - box.left) * canvas.width) / box.width,
+    y: ((event.clientY - box.top) * canvas.height) / box.height,
+  };
+}
+
+function strokeTo(point) {
+  context.strokeStyle = "#000";
+  context.lineWidth = STROKE_WIDTH;
+  context.lineCap = "round";
+  context.lineJoin = "round";
+  context.beginPath();
+  context.moveTo(lastPoint.x, lastPoint.y);
+  context.lineTo(point.x, point.y);
+  context.stroke();
+  lastPoint = point;
+  hasInk = true;
+}
+
+canvas.addEventListener("pointerdown", (event) => {
+  event.preventDefault();
+  canvas.setPointerCapture(event.pointerId);
+  drawing = true;
+  lastPoint = canvasPoint(event);
+  strokeTo(lastPoint); // a tap leaves a dot
+});
+
+canvas.addEventListener("pointermove", (event) => {
+  if (!drawing) return;
+  const coalesced = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+  for (const sample of coalesced.length ? coalesced : [event]) strokeTo(canvasPoint(sample));
+});
+
+function endStroke() {
+  if (!drawing) return;
+  drawing = false;
+  predictDrawing();
+}
+canvas.addEventListener("pointerup", endStroke);
+canvas.addEventListener("pointercancel", endStroke);
+
+function predictDrawing() {
+  if (!hasInk) {
+    setStatus("Draw a digit first.", true);
+    return;
+  }
+  canvas.toBlob((blob) => send(blob, "drawing.png"), "image/png");
+}
+
+async function send(blob, name) {
+  const request = ++latestRequest;
+  const form = new FormData();
+  form.append("image", blob, name);
+  setStatus("Reading…");
+  document.body.dataset.state = "busy";
+  try {
+    const response = await fetch("api/predict", { method: "POST", body: form });
+    const body = await response.json().catch(() => ({}));
+    if (request !== latestRequest) return;
+    if (!response.ok) {
+      showResult(null);
+      setStatus(describeError(response.status, body), true);
+    } else {
+      showResult(body);
+      setStatus("");
+    }
+  } catch (error) {
+    if (request === latestRequest) setStatus(`Could not reach the server (${error.message}).`, true);
+  } finally {
+    if (request === latestRequest) document.body.dataset.state = "idle";
+  }
+}
+
+function describeError(status, body) {
+  const detail = typeof body.detail === "string" ? body.detail : `HTTP ${status}`;
+  if (status === 422) return "No digit found: draw or upload a digit.";
+  return detail;
+}
+
+function showResult(result) {
+  topList.replaceChildren();
+  if (!result) {
+    digitOutput.textContent = "–";
+    seenImage.hidden = true;
+    return;
+  }
+  digitOutput.textContent = String(result.digit);
+  for (const { digit, probability } of result.top) {
+    const item = document.createElement("li");
+    const label = document.createElement("span");
+    const track = document.createElement("span");
+    const bar = document.createElement("span");
+    const value = document.createElement("span");
+    label.className = "digit";
+    label.textContent = digit;
+    track.className = "track";
+    bar.className = "bar";
+    bar.style.width = `${(probability * 100).toFixed(1)}%`;
+    value.className = "value";
+    value.textContent = `${(probability * 100).toFixed(1)}%`;
+    track.append(bar);
+    item.append(label, track, value);
+    topList.append(item);
+  }
+  seenImage.src = result.preprocessed;
+  seenImage.hidden = false;
+}
+
+function setStatus(message, isError = false) {
+  statusLine.textContent = message;
+  statusLine.classList.toggle("error", isError);
+}
+
+function showUpload(file) {
+  // Draw the uploaded picture into the pad (fitted, centred) so you see what was sent.
+  const url = URL.createObjectURL(file);
+  const picture = new Image();
+  picture.onload = () => {
+    clearPad();
+    const scale = Math.min(canvas.width / picture.width, canvas.height / picture.height);
+    const width = picture.width * scale;
+    const height = picture.height * scale;
+    context.drawImage(picture, (canvas.width - width) / 2, (canvas.height - height) / 2, width, height);
+    hasInk = true;
+    URL.revokeObjectURL(url);
+  };
+  picture.src = url;
+}
+
+uploadInput.addEventListener("change", () => {
+  const file = uploadInput.files[0];
+  if (!file) return;
+  showUpload(file);
+  send(file, file.name);
+  uploadInput.value = ""; // choosing the same file again still triggers a prediction
+});
+
+document.getElementById("clear").addEventListener("click", clearPad);
+document.getElementById("predict").addEventListener("click", predictDrawing);
+
+clearPad();
+document.body.dataset.state = "idle";

@@ -1,0 +1,148 @@
+"""The ``digit-recog`` command: reads image files and folders, reports failures without stopping."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digit_images import (
+    SHIPPED_MODEL,
+    as_scan,
+    draw_digit,
+    draw_into,
+    needs_shipped_model,
+    untrained_model_file,
+)
+from digit_recog import cli
+
+SCANS = 20
+
+
+@pytest.fixture(scope="module")
+def scans(mnist, tmp_path_factory) -> tuple[Path, dict[str, int]]:
+    """A folder of MNIST test digits written as PNG scans (dark ink on paper), and their labels."""
+    _, (test_images, test_labels) = mnist
+    folder = tmp_path_factory.mktemp("scans")
+    labels = {}
+    for index in range(SCANS):
+        path = folder / f"scan_{index:02d}.png"
+        as_scan(test_images[index], seed=index).save(path)
+        labels[str(path)] = int(test_labels[index])
+    (folder / "notes.txt").write_text("not an image: the folder listing skips it")
+    return folder, labels
+
+
+@pytest.fixture(scope="module")
+def untrained_model(tmp_path_factory) -> Path:
+    return untrained_model_file(tmp_path_factory.mktemp("model"))
+
+
+def run_cli(capsys, *arguments: str) -> tuple[int, list[str], str]:
+    """``digit-recog ARGUMENTS`` in-process: exit status, stdout lines, stderr."""
+    status = cli.main(list(arguments))
+    captured = capsys.readouterr()
+    return status, captured.out.splitlines(), captured.err
+
+
+@needs_shipped_model
+def test_folder_of_scans_is_read(capsys, scans):
+    folder, labels = scans
+    status, lines, _ = run_cli(capsys, "predict", str(folder), "--model", str(SHIPPED_MODEL))
+    assert status == 0
+    assert len(lines) == SCANS  # notes.txt is not an image
+    paths = [line.split(": ")[0] for line in lines]
+    assert paths == sorted(labels)
+    correct = sum(int(line.split(": ")[1].split()[0]) == labels[path] for path, line in zip(paths, lines))
+    assert correct >= 0.9 * SCANS
+    assert all(line.count("%") == 3 for line in lines)  # the top 3, with their probabilities
+
+
+def test_json_lines_parse(capsys, scans, untrained_model):
+    folder, labels = scans
+    status, lines, _ = run_cli(
+        capsys, "predict", str(folder), "--json", "--top", "2", "--model", str(untrained_model)
+    )
+    assert status == 0
+    records = [json.loads(line) for line in lines]
+    assert [record["path"] for record in records] == sorted(labels)
+    for record in records:
+        assert set(record) == {"path", "digit", "probabilities", "top"}
+        assert len(record["probabilities"]) == 10
+        assert sum(record["probabilities"]) == pytest.approx(1, abs=1e-4)
+        assert [entry["digit"] for entry in record["top"]][0] == record["digit"]
+        assert len(record["top"]) == 2
+
+
+def test_missing_and_broken_files_are_reported_and_the_rest_still_read(
+    capsys, scans, tmp_path, untrained_model
+):
+    folder, labels = scans
+    first, second = sorted(labels)[:2]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG but not really")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
+    arguments = [first, str(tmp_path / "missing.png"), str(broken), str(blank), second]
+    status, lines, errors = run_cli(capsys, "predict", *arguments, "--model", str(untrained_model))
+    assert status == 1
+    assert [line.split(": ")[0] for line in lines] == [first, second]
+    assert "missing.png: no such file or folder" in errors
+    assert "broken.png is not an image" in errors
+    assert "blank.png: no digit found" in errors
+
+
+def test_missing_model_names_the_notebook_that_trains_it(capsys, scans, tmp_path):
+    folder, _ = scans
+    status, lines, errors = run_cli(capsys, "predict", str(folder), "--model", str(tmp_path / "none.keras"))
+    assert status == 2 and not lines
+    assert "03_train.ipynb" in errors
+
+
+def test_empty_folder_is_an_error(capsys, tmp_path):
+    status, _, errors = run_cli(capsys, "predict", str(tmp_path))
+    assert status == 1 and "no image files" in errors
+
+
+@needs_shipped_model
+def test_number_reads_several_digits(capsys, tmp_path):
+    image = Image.new("RGB", (760, 300), "white")
+    for left, digit in [(30, "7"), (270, "0"), (510, "4")]:
+        draw_into(image, digit, (left, 40, left + 220, 260), stroke=0.1, ink=(20, 20, 60))
+    path = tmp_path / "number.jpg"
+    image.save(path, quality=85)
+    status, lines, _ = run_cli(capsys, "predict", "--number", str(path), "--model", str(SHIPPED_MODEL))
+    assert status == 0 and lines[0].startswith(f"{path}: 704  (7 ")
+    status, lines, _ = run_cli(
+        capsys, "predict", "--number", "--json", str(path), "--model", str(SHIPPED_MODEL)
+    )
+    record = json.loads(lines[0])
+    assert record["number"] == "704" and record["digits"] == [7, 0, 4] and len(record["boxes"]) == 3
+
+
+def test_installed_script_runs(tmp_path, untrained_model):
+    script = Path(sys.executable).with_name("digit-recog")
+    assert script.is_file(), f"{script} is missing: run `make install` (pip install -e .)"
+    draw_digit("7").save(tmp_path / "seven.png")
+    result = subprocess.run(
+        [script, "predict", "--json", tmp_path, tmp_path / "missing.png", "--model", untrained_model],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    record = json.loads(result.stdout)
+    assert record["path"] == str(tmp_path / "seven.png") and 0 <= record["digit"] <= 9
+    assert np.isclose(sum(record["probabilities"]), 1, atol=1e-4)
+    assert "missing.png: no such file or folder" in result.stderr
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    output = capsys.readouterr().out
+    assert "predict" in output and "serve" in output

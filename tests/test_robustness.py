@@ -1,0 +1,68 @@
+"""Perturbations for the robustness study: shapes kept, neutral strengths harmless, effects as named."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from digit_images import untrained_model_file
+from digit_recog import robustness
+
+
+@pytest.fixture(scope="module")
+def digits(mnist) -> tuple[np.ndarray, np.ndarray]:
+    _, (test_images, test_labels) = mnist
+    return test_images[:40], test_labels[:40]
+
+
+@pytest.mark.parametrize("kind", sorted(robustness.PERTURBATIONS))
+def test_every_perturbation_keeps_the_batch_shape_and_dtype(digits, kind):
+    images, _ = digits
+    for strength in robustness.PERTURBATIONS[kind].strengths:
+        perturbed = robustness.perturb(images, kind, strength)
+        assert perturbed.shape == images.shape and perturbed.dtype == np.uint8
+
+
+@pytest.mark.parametrize("kind", sorted(robustness.PERTURBATIONS))
+def test_neutral_strength_leaves_images_unchanged(digits, kind):
+    images, _ = digits
+    neutral = robustness.PERTURBATIONS[kind].neutral
+    assert np.abs(robustness.perturb(images, kind, neutral).astype(int) - images).max() <= 1
+
+
+def test_shift_moves_the_centre_of_mass(digits):
+    images, _ = digits
+    before = ndimage.center_of_mass(images[0].astype(float))
+    after = ndimage.center_of_mass(robustness.shift_xy(images[:1], dx=3, dy=-2)[0].astype(float))
+    assert np.subtract(after, before) == pytest.approx((-2, 3), abs=0.3)  # (rows, columns)
+
+
+def test_thickness_and_blur_move_ink_the_expected_way(digits):
+    images, _ = digits
+    thicker, thinner = robustness.thickness(images, 1), robustness.thickness(images, -1)
+    assert (thicker > 127).sum() > (images > 127).sum() > (thinner > 127).sum()
+    assert robustness.blur(images, 2).max() < images.max()
+
+
+def test_invert_gives_the_negative(digits):
+    images, _ = digits
+    np.testing.assert_array_equal(robustness.invert(images, 1), 255 - images)
+
+
+def test_unknown_perturbation_is_rejected(digits):
+    images, _ = digits
+    with pytest.raises(ValueError, match="unknown perturbation 'smudge'"):
+        robustness.perturb(images, "smudge", 1)
+
+
+def test_robustness_table_has_a_row_per_strength_and_preprocessing(digits, tmp_path):
+    import keras
+
+    images, labels = digits
+    model = keras.saving.load_model(untrained_model_file(tmp_path))
+    table = robustness.robustness_report(model, images, labels, {"shift": [0, 4], "invert": [0, 1]})
+    assert len(table) == 8
+    assert set(table["preprocessing"]) == {"none", "preprocess"}
+    assert table["accuracy"].between(0, 1).all() and (table["samples"] == len(labels)).all()
+    by_strength = table.set_index(["perturbation", "strength", "preprocessing"])["accuracy"]
+    # Preprocessing undoes an inversion exactly, whatever the model.
+    assert by_strength["invert", 1.0, "preprocess"] == by_strength["invert", 0.0, "preprocess"]

@@ -1,0 +1,115 @@
+"""The web app's JSON API: readings for good images, a clear status and message for each bad one."""
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from digit_images import (
+    SHIPPED_MODEL,
+    as_scan,
+    draw_digit,
+    encode,
+    needs_shipped_model,
+    png_header_only,
+    untrained_model_file,
+)
+from digit_recog.web.app import MAX_UPLOAD_BYTES, create_app
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    """A client of the app serving the committed model, or an untrained one when it is missing."""
+    model = SHIPPED_MODEL if SHIPPED_MODEL.is_file() else untrained_model_file(tmp_path_factory.mktemp("m"))
+    with TestClient(create_app(model_path=model)) as test_client:  # `with` runs the startup (lifespan)
+        yield test_client
+
+
+def predict(client: TestClient, content: bytes, name: str = "digit.png", content_type: str = "image/png"):
+    return client.post("/api/predict", files={"image": (name, content, content_type)})
+
+
+def test_health(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_page_and_its_assets_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "<canvas" in page.text
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert client.get(asset).status_code == 200
+
+
+def test_prediction_has_digit_probabilities_top_three_and_the_image_seen(client):
+    response = predict(client, encode(draw_digit("7")))
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"digit", "probabilities", "top", "preprocessed"}
+    assert len(body["probabilities"]) == 10 and sum(body["probabilities"]) == pytest.approx(1, abs=1e-4)
+    assert [entry["digit"] for entry in body["top"]][0] == body["digit"]
+    probabilities = [entry["probability"] for entry in body["top"]]
+    assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
+    prefix = "data:image/png;base64,"
+    assert body["preprocessed"].startswith(prefix)
+    seen = Image.open(io.BytesIO(base64.b64decode(body["preprocessed"][len(prefix) :])))
+    assert seen.size == (28, 28) and seen.mode == "L"
+
+
+@needs_shipped_model
+def test_real_digits_are_read(client, mnist):
+    _, (test_images, test_labels) = mnist
+    scans = [encode(as_scan(image, seed=i), "JPEG") for i, image in enumerate(test_images[:10])]
+    digits = [predict(client, scan, "scan.jpg", "image/jpeg").json()["digit"] for scan in scans]
+    assert np.mean(np.array(digits) == test_labels[:10]) >= 0.9
+    assert predict(client, encode(draw_digit("7"))).json()["digit"] == 7
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "message"),
+    [
+        (b"GIF89a, or so it claims", 400, "is not an image"),
+        (encode(draw_digit("7"))[:200], 400, "could not be decoded"),
+        (encode(Image.new("L", (280, 280), 255)), 422, "no digit found"),
+        (png_header_only(100_000, 100_000), 413, "too large"),
+        (png_header_only(10_000, 8_000), 413, "too large"),
+        (b"\0" * (MAX_UPLOAD_BYTES + 1), 413, "upload limit"),
+    ],
+    ids=["not an image", "truncated", "blank", "absurd dimensions", "too many pixels", "over 5 MB"],
+)
+def test_bad_input_gets_a_clear_error_and_the_server_keeps_serving(client, content, status, message):
+    response = predict(client, content)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert message in response.json()["detail"]
+    assert client.get("/health").status_code == 200
+    assert predict(client, encode(draw_digit("1"))).status_code == 200
+
+
+def test_far_too_large_body_is_refused_with_json(client):
+    response = predict(client, b"\0" * (2 * MAX_UPLOAD_BYTES))
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"]
+
+
+def test_body_streamed_without_length_is_cut_off_at_the_limit(client):
+    def chunks():
+        yield b'--cut\r\nContent-Disposition: form-data; name="image"; filename="big.png"\r\n\r\n'
+        for _ in range(2 * MAX_UPLOAD_BYTES // 2**20):
+            yield bytes(2**20)
+        yield b"\r\n--cut--\r\n"
+
+    headers = {"content-type": "multipart/form-data; boundary=cut"}
+    response = client.post("/api/predict", content=chunks(), headers=headers)
+    assert response.status_code == 413 and "too large" in response.json()["detail"]
+    assert client.get("/health").status_code == 200
+
+
+def test_missing_image_field_is_a_validation_error(client):
+    response = client.post("/api/predict", files={"picture": ("d.png", encode(draw_digit("1")), "image/png")})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "image"]
