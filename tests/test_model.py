@@ -12,8 +12,9 @@ from digit_recog.inference import (
     predict_probabilities,
     to_model_input,
 )
-from digit_recog.model import ConvBlock, ModelConfig, build_cnn
+from digit_recog.model import ConvBlock, ModelConfig, build_cnn, inference_model
 from digit_recog.presets import PRESETS, get_preset
+from digit_recog.train import save_model
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +43,23 @@ def test_every_preset_maps_raw_pixels_to_probabilities(name, mnist):
 def test_save_and_load_round_trip_with_plain_keras(default_model, mnist, tmp_path):
     (images, _), _ = mnist
     raw = images[:16, :, :, np.newaxis]  # uint8 0-255, exactly what a user has
-    path = tmp_path / "model.keras"
-    default_model.save(path)
+    path = save_model(default_model, tmp_path / "model.keras")
     reloaded = keras.saving.load_model(path)
     np.testing.assert_allclose(
         reloaded.predict(raw, verbose=0), default_model.predict(raw, verbose=0), atol=1e-6
     )
+    # Only Keras's own layers, no augmentation: nothing of this package is needed to load it.
+    assert all(type(layer).__module__.startswith("keras.") for layer in reloaded.layers)
+    assert not any(layer.name.startswith("random_") for layer in reloaded.layers)
+
+
+def test_inference_model_drops_augmentation_and_shares_weights(default_model):
+    network = inference_model(default_model)
+    kept = [layer.name for layer in default_model.layers if not layer.name.startswith("random_")]
+    assert len(kept) < len(default_model.layers)
+    assert [layer.name for layer in network.layers] == kept
+    assert network.count_params() == default_model.count_params()
+    assert network.get_layer("conv1_1") is default_model.get_layer("conv1_1")
 
 
 def test_augmentation_is_inactive_at_inference(default_model, mnist):

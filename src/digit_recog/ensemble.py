@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from digit_recog.model import INPUT_SHAPE
+from digit_recog.model import INPUT_SHAPE, inference_model
 
 
 def build_ensemble(models: list[keras.Model], name: str = "digit_recog_ensemble") -> keras.Model:
@@ -26,8 +26,10 @@ def build_ensemble(models: list[keras.Model], name: str = "digit_recog_ensemble"
 
 
 def _renamed_copy(model: keras.Model, name: str) -> keras.Model:
-    """A copy of ``model`` with its weights; members need unique names inside one model."""
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    """A copy of ``model`` with its weights and without augmentation layers; members need unique names
+    inside one model."""
+    network = inference_model(model)
+    copy = keras.models.clone_model(network)
+    copy.set_weights(network.get_weights())
     copy.name = name
     return copy

@@ -1,7 +1,8 @@
 """Build CNNs from a small, explicit configuration.
 
 Every model built here takes raw pixels (0-255, shape ``(N, 28, 28, 1)``), scales them itself and
-outputs 10 class probabilities, so a saved model can be used with plain Keras.
+outputs 10 class probabilities. Training-only augmentation layers sit right after the scaling;
+:func:`inference_model` drops them, so a saved model can be used with plain Keras.
 """
 
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ import keras
 from keras import layers
 
 from digit_recog import config
+from digit_recog.augment import Augmentation, augmentation_layers, is_augmentation
 
 INPUT_SHAPE = (config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
 
@@ -24,18 +26,6 @@ class ConvBlock:
     padding: str = "valid"
     pool: bool = True
     batch_norm: bool | None = None  # None follows ModelConfig.batch_norm
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Random training-time transforms; Keras turns them off at inference.
-
-    ``rotation`` is a fraction of a full turn, ``zoom`` and ``translation`` fractions of the size.
-    """
-
-    rotation: float = 0.0
-    zoom: float = 0.0
-    translation: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -107,22 +97,13 @@ def _add_activated(model: keras.Sequential, layer: layers.Layer, bn_momentum: fl
     model.add(layers.Activation("relu", name=f"relu{suffix}"))
 
 
-def augmentation_layers(augmentation: Augmentation) -> list[layers.Layer]:
-    """The Keras preprocessing layers for ``augmentation`` (active only when ``training=True``)."""
-    chosen = []
-    if augmentation.rotation:
-        chosen.append(
-            layers.RandomRotation(augmentation.rotation, fill_mode="constant", name="random_rotation")
-        )
-    if augmentation.zoom:
-        chosen.append(layers.RandomZoom(augmentation.zoom, fill_mode="constant", name="random_zoom"))
-    if augmentation.translation:
-        chosen.append(
-            layers.RandomTranslation(
-                augmentation.translation,
-                augmentation.translation,
-                fill_mode="constant",
-                name="random_translation",
-            )
-        )
-    return chosen
+def inference_model(model: keras.Model) -> keras.Model:
+    """``model`` without its training-only augmentation layers, sharing its weights.
+
+    This is what gets saved: it holds only built-in Keras layers, so it loads without this package.
+    A model without augmentation (or one that is not a ``Sequential``) is returned as it is.
+    """
+    if not isinstance(model, keras.Sequential) or not any(map(is_augmentation, model.layers)):
+        return model
+    kept = [layer for layer in model.layers if not is_augmentation(layer)]
+    return keras.Sequential([keras.Input(shape=INPUT_SHAPE, name="pixels"), *kept], name=model.name)

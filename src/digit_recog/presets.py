@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass, fields, replace
 
-from digit_recog.model import Augmentation, ConvBlock, ModelConfig
+from digit_recog.augment import Augmentation
+from digit_recog.model import ConvBlock, ModelConfig
 from digit_recog.train import TrainConfig
 
 
@@ -48,12 +49,20 @@ PRESETS = {
 def get_preset(name: str, **train_overrides) -> Preset:
     """Return preset ``name``, with any non-None training settings in ``train_overrides`` applied.
 
+    ``"tuned"`` is built from ``models/best_hparams.json``, the best trial of ``06_tune``.
+
     Raises:
         KeyError: for an unknown preset name or training setting, listing the valid ones.
+        MissingArtifactError: for ``"tuned"`` before 06_tune.ipynb has written its file.
     """
-    if name not in PRESETS:
-        raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
-    preset = PRESETS[name]
+    if name == "tuned":
+        from digit_recog.tuning import load_tuned_preset  # imports KerasTuner only when asked for
+
+        preset = load_tuned_preset()
+    elif name in PRESETS:
+        preset = PRESETS[name]
+    else:
+        raise KeyError(f"unknown preset {name!r}; choose one of {sorted([*PRESETS, 'tuned'])}.")
     valid = {f.name for f in fields(TrainConfig)}
     unknown = set(train_overrides) - valid
     if unknown:

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from digit_recog.artifacts import atomic_path, write_json
+from digit_recog.model import inference_model
 
 # "constant", "cosine" and "plateau" change the rate once an epoch; "onecycle" every step: a linear
 # warm-up to the peak rate over the first ``warmup_fraction`` of training, then a cosine decay.
@@ -154,9 +155,12 @@ def learning_rate_at(epoch: int, train_config: TrainConfig) -> float:
 
 
 def save_model(model: keras.Model, path: Path) -> Path:
-    """Save ``model`` as a ``.keras`` file atomically: a failed save leaves the old file intact."""
+    """Save ``model``, without its training-only augmentation layers, as a ``.keras`` file atomically.
+
+    A failed save leaves the old file intact; the saved file loads with plain Keras.
+    """
     with atomic_path(path) as tmp_path:
-        model.save(tmp_path)
+        inference_model(model).save(tmp_path)
     return Path(path)
 
 

@@ -1,0 +1,94 @@
+"""Training-time augmentation: the ways real handwriting differs from MNIST, as Keras layers.
+
+Geometry (rotation, zoom, shift) uses Keras's own preprocessing layers. Stroke width and blur, which
+set apart a marker from a pencil and a phone photo from a scan, are the two added here. All of them act
+only when ``training=True``; :func:`digit_recog.model.inference_model` drops them before a model is
+saved, so a saved model holds only built-in layers and loads with plain Keras.
+"""
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers, ops
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """How strongly to perturb training images; 0 turns a transform off.
+
+    ``rotation`` is a fraction of a full turn, ``zoom`` and ``translation`` fractions of the image
+    size, ``stroke_width`` the largest share (0-1) of a one-pixel thickening or thinning of the strokes,
+    ``blur`` the largest standard deviation (pixels) of a Gaussian blur.
+    """
+
+    rotation: float = 0.0
+    zoom: float = 0.0
+    translation: float = 0.0
+    stroke_width: float = 0.0
+    blur: float = 0.0
+
+
+@keras.saving.register_keras_serializable(package="digit_recog")
+class RandomStrokeWidth(layers.Layer):
+    """Thicken or thin each image's strokes by a random fraction of one pixel (training only).
+
+    Grey dilation (a 3x3 max) thickens by a pixel on every side, grey erosion (a 3x3 min) thins; each
+    image gets a random blend ``t`` in [-factor, factor] between itself and one of the two.
+    """
+
+    def __init__(self, factor: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        dilated = ops.max_pool(images, 3, strides=1, padding="same")
+        eroded = -ops.max_pool(-images, 3, strides=1, padding="same")
+        amount = keras.random.uniform(
+            (ops.shape(images)[0], 1, 1, 1), -self.factor, self.factor, seed=self.seed_generator
+        )
+        target = ops.where(amount > 0, dilated, eroded)
+        return images + ops.abs(amount) * (target - images)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return super().get_config() | {"factor": self.factor, "seed": self.seed}
+
+
+def augmentation_layers(augmentation: Augmentation) -> list[layers.Layer]:
+    """The layers for ``augmentation``, in the order they apply (active only when ``training=True``)."""
+    chosen = []
+    if augmentation.stroke_width:
+        chosen.append(RandomStrokeWidth(augmentation.stroke_width, name="random_stroke_width"))
+    if augmentation.blur:
+        chosen.append(
+            layers.RandomGaussianBlur(
+                factor=1.0, kernel_size=5, sigma=augmentation.blur, value_range=(0, 1), name="random_blur"
+            )
+        )
+    if augmentation.rotation:
+        chosen.append(
+            layers.RandomRotation(augmentation.rotation, fill_mode="constant", name="random_rotation")
+        )
+    if augmentation.zoom:
+        chosen.append(layers.RandomZoom(augmentation.zoom, fill_mode="constant", name="random_zoom"))
+    if augmentation.translation:
+        chosen.append(
+            layers.RandomTranslation(
+                augmentation.translation,
+                augmentation.translation,
+                fill_mode="constant",
+                name="random_translation",
+            )
+        )
+    return chosen
+
+
+def is_augmentation(layer: layers.Layer) -> bool:
+    """Whether ``layer`` is one of the training-only augmentation layers."""
+    return layer.name.startswith("random_")

@@ -1,0 +1,50 @@
+"""Augmentation: each transform acts in training only, and stroke width moves ink the right way."""
+
+import keras
+import numpy as np
+import pytest
+
+from digit_recog.augment import Augmentation, RandomStrokeWidth, augmentation_layers
+
+
+@pytest.fixture
+def strokes():
+    """Two images with a 3-pixel-wide vertical bar, values in [0, 1] as after the model's rescaling."""
+    images = np.zeros((2, 28, 28, 1), dtype=np.float32)
+    images[:, 4:24, 12:15] = 1.0
+    return images
+
+
+def test_stroke_width_is_identity_at_inference(strokes):
+    layer = RandomStrokeWidth(1.0, seed=0)
+    np.testing.assert_array_equal(np.asarray(layer(strokes, training=False)), strokes)
+
+
+def test_stroke_width_thickens_or_thins_within_one_pixel(strokes):
+    changed = np.asarray(RandomStrokeWidth(1.0, seed=1)(np.repeat(strokes, 32, axis=0), training=True))
+    ink = changed.sum(axis=(1, 2, 3))
+    original = strokes[0].sum()
+    assert (ink > original).any() and (ink < original).any()
+    assert changed.min() >= 0 and changed.max() <= 1
+    assert (changed[:, :, :10] == 0).all() and (changed[:, :, 17:] == 0).all()  # at most a pixel further
+
+
+def test_stroke_width_layer_round_trips_through_its_config():
+    layer = RandomStrokeWidth(0.5, seed=3, name="random_stroke_width")
+    again = RandomStrokeWidth.from_config(layer.get_config())
+    assert (again.factor, again.seed, again.name) == (0.5, 3, "random_stroke_width")
+
+
+def test_every_transform_has_a_layer_named_random():
+    chosen = augmentation_layers(
+        Augmentation(rotation=0.1, zoom=0.1, translation=0.1, stroke_width=0.5, blur=1)
+    )
+    assert len(chosen) == 5 and all(layer.name.startswith("random_") for layer in chosen)
+    assert augmentation_layers(Augmentation()) == []
+
+
+@pytest.mark.parametrize("layer", augmentation_layers(Augmentation(rotation=0.1, zoom=0.1, blur=1.0)))
+def test_builtin_transforms_change_images_only_in_training(layer, strokes):
+    keras.utils.set_random_seed(0)
+    np.testing.assert_allclose(np.asarray(layer(strokes, training=False)), strokes, atol=1e-6)
+    assert not np.allclose(np.asarray(layer(np.repeat(strokes, 8, axis=0), training=True)), strokes[0])
