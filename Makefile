@@ -5,17 +5,20 @@ PYTHON_SYSTEM ?= python3
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
+# The pipeline (data, training, evaluation, figures, robustness); the search and the architecture
+# comparison (06, 07) take longer and run with `make experiments`.
+EXPERIMENTS := notebooks/06_tune.ipynb notebooks/07_architectures.ipynb
+NOTEBOOKS := $(filter-out $(EXPERIMENTS),$(sort $(wildcard notebooks/0*.ipynb)))
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format clean
+.PHONY: help install run experiments notebooks test lint format clean
 .PHONY: bench bench-quick
 .PHONY: serve
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 install: $(INSTALLED) ## Create .venv and install pinned requirements and the package (editable)
 
@@ -26,8 +29,14 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $(INSTALLED)
 
-run: install ## Run every notebook in order, in place: data checks, split, training, evaluation, figures
-	@for notebook in $(NOTEBOOKS); do \
+run: install ## Run the pipeline notebooks in order, in place: data, split, training, evaluation, figures
+	@$(MAKE) --no-print-directory notebooks RUN="$(NOTEBOOKS)"
+
+experiments: install ## Run the hyperparameter search (06) and the architecture comparison (07), in place
+	@$(MAKE) --no-print-directory notebooks RUN="$(EXPERIMENTS)"
+
+notebooks:
+	@for notebook in $(RUN); do \
 		echo "== $$notebook"; \
 		$(PYTHON) -m papermill --kernel python3 --log-output --cwd notebooks $$notebook $$notebook || exit 1; \
 	done
@@ -37,7 +46,7 @@ test: install lint ## Lint, run the unit tests, then replay every notebook with 
 	$(PYTHON) tests/replay_notebooks.py
 
 bench: install ## Benchmark presets against the original recipe (about 90 min; make bench-quick for a few minutes)
-	$(PYTHON) -m digit_recog.benchmark
+	$(PYTHON) -m digit_recog.benchmark --update-readme
 
 bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes; writes reports/benchmark_quick.json)
 	$(PYTHON) -m digit_recog.benchmark --quick

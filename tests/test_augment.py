@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from digit_recog.augment import Augmentation, RandomStrokeWidth, augmentation_layers
+from digit_recog.augment import Augmentation, RandomStrokeWidth, augmentation_layers, preview
 
 
 @pytest.fixture
@@ -48,3 +48,10 @@ def test_builtin_transforms_change_images_only_in_training(layer, strokes):
     keras.utils.set_random_seed(0)
     np.testing.assert_allclose(np.asarray(layer(strokes, training=False)), strokes, atol=1e-6)
     assert not np.allclose(np.asarray(layer(np.repeat(strokes, 8, axis=0), training=True)), strokes[0])
+
+
+def test_preview_shows_each_copy_differently(strokes):
+    raw = (strokes[..., 0] * 255).astype(np.uint8)
+    copies = preview(raw, Augmentation(rotation=0.05, stroke_width=1.0), copies=3)
+    assert copies.shape == (3, 2, 28, 28) and copies.max() <= 1.0
+    assert not np.allclose(copies[0], copies[1])

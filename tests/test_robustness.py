@@ -66,3 +66,11 @@ def test_robustness_table_has_a_row_per_strength_and_preprocessing(digits, tmp_p
     by_strength = table.set_index(["perturbation", "strength", "preprocessing"])["accuracy"]
     # Preprocessing undoes an inversion exactly, whatever the model.
     assert by_strength["invert", 1.0, "preprocess"] == by_strength["invert", 0.0, "preprocess"]
+
+
+def test_other_writers_digits_are_mnist_style():
+    images, labels = robustness.other_writers_digits()
+    assert images.shape == (1797, 28, 28) and images.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    centres = np.array([ndimage.center_of_mass(image) for image in images[:200]])
+    np.testing.assert_allclose(centres.mean(axis=0), [13.5, 13.5], atol=0.5)  # centred by mass, as MNIST

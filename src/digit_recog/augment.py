@@ -9,6 +9,7 @@ saved, so a saved model holds only built-in layers and loads with plain Keras.
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 
@@ -92,3 +93,20 @@ def augmentation_layers(augmentation: Augmentation) -> list[layers.Layer]:
 def is_augmentation(layer: layers.Layer) -> bool:
     """Whether ``layer`` is one of the training-only augmentation layers."""
     return layer.name.startswith("random_")
+
+
+def preview(images: np.ndarray, augmentation: Augmentation, copies: int = 3, seed: int = 0) -> np.ndarray:
+    """``copies`` random augmentations of raw 0-255 ``images`` (N, 28, 28), as the network sees them.
+
+    Returns an array (copies, N, 28, 28) with values in [0, 1], the scale the layers work at.
+    """
+    keras.utils.set_random_seed(seed)
+    chosen = augmentation_layers(augmentation)
+    scaled = images[..., np.newaxis].astype("float32") / 255
+    rounds = []
+    for _ in range(copies):
+        batch = scaled
+        for layer in chosen:
+            batch = layer(batch, training=True)
+        rounds.append(np.asarray(batch)[..., 0])
+    return np.stack(rounds)

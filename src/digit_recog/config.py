@@ -37,6 +37,7 @@ BENCHMARK_QUICK_MODELS_DIR = MODELS_DIR / "benchmark_quick"
 ACCURACY_VS_TIME_FIGURE = FIGURES_DIR / "accuracy_vs_time.png"
 ACCURACY_VS_TIME_QUICK_FIGURE = FIGURES_DIR / "accuracy_vs_time_quick.png"
 PERF_PROBE_PATH = REPORTS_DIR / "perf_probe.json"
+ORIGINAL_RECIPE_MODEL_PATH = BENCHMARK_MODELS_DIR / "seed_seed42.keras"  # the benchmark's baseline model
 
 # Hyperparameter search (06_tune) and architecture comparison (07_architectures)
 TUNER_DIR = MODELS_DIR / "tuner"  # KerasTuner's trial files; rerunning the same search resumes from here
@@ -50,6 +51,7 @@ ARCHITECTURES_FIGURE = FIGURES_DIR / "architectures.png"
 ROBUSTNESS_CSV_PATH = REPORTS_DIR / "robustness.csv"
 ROBUSTNESS_FIGURE = FIGURES_DIR / "robustness.png"
 ROBUSTNESS_EXAMPLES_FIGURE = FIGURES_DIR / "robustness_examples.png"
+OTHER_WRITERS_FIGURE = FIGURES_DIR / "other_writers.png"
 WEB_APP_FIGURE = PROJECT_ROOT / "figures" / "web_app.png"  # written only by DIGIT_RECOG_SCREENSHOT runs
 
 SEED = 42

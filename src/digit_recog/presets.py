@@ -16,6 +16,19 @@ class Preset:
     train: TrainConfig
 
 
+# Real handwriting differs from MNIST in stroke width, sharpness, slant, size and position; these
+# augmentations lifted accuracy on MNIST-style out-of-distribution digits (scikit-learn's 8x8 set,
+# 89% -> 96%) for about 0.1 point of validation accuracy. See reports/performance.md.
+HANDWRITING_AUGMENTATION = Augmentation(rotation=0.03, zoom=0.1, translation=0.1, stroke_width=0.7, blur=1.0)
+DEFAULT_MODEL = ModelConfig(
+    conv_blocks=(ConvBlock(32, batch_norm=False), ConvBlock(64), ConvBlock(128, pool=False)),
+    dense_units=(128,),
+    dropout_rates=(0.3,),
+    batch_norm=True,
+    augmentation=HANDWRITING_AUGMENTATION,
+)
+DEFAULT_EPOCHS = 11
+
 PRESETS = {
     "seed": Preset(
         description="The original project's CNN and recipe (232,650 parameters, Adam 1e-3, batch 64, "
@@ -29,18 +42,44 @@ PRESETS = {
             epochs=10, batch_size=64, learning_rate=1e-3, lr_schedule="constant", early_stopping_patience=3
         ),
     ),
-    "default": Preset(
-        description="The same two conv blocks with batch norm, a wider dropout-regularised head, "
-        "random rotation/zoom/shift augmentation and a cosine learning-rate decay.",
+    "fast": Preset(
+        description="Seconds, not minutes: 16 then 32 filters, batch norm after the second convolution "
+        "and the 64-unit dense layer, 2 epochs of a one-cycle schedule at batch 256, label smoothing.",
         model=ModelConfig(
-            conv_blocks=(ConvBlock(32), ConvBlock(64)),
-            dense_units=(128,),
-            dropout_rates=(0.4,),
+            conv_blocks=(ConvBlock(16, batch_norm=False), ConvBlock(32)),
+            dense_units=(64,),
+            dropout_rates=(0.0,),
             batch_norm=True,
-            augmentation=Augmentation(rotation=0.03, zoom=0.1, translation=0.1),
+            bn_momentum=0.9,
         ),
         train=TrainConfig(
-            epochs=16, batch_size=128, learning_rate=2e-3, lr_schedule="cosine", early_stopping_patience=4
+            epochs=2, batch_size=256, learning_rate=6e-3, lr_schedule="onecycle", label_smoothing=0.1
+        ),
+    ),
+    "default": Preset(
+        description="The shipped model: the original two conv blocks plus a third of 128 filters, batch "
+        "norm after all but the first convolution, augmented for real handwriting (stroke width, blur, "
+        "rotation, zoom, shift), one-cycle schedule, label smoothing.",
+        model=DEFAULT_MODEL,
+        train=TrainConfig(
+            epochs=DEFAULT_EPOCHS,
+            batch_size=256,
+            learning_rate=4e-3,
+            lr_schedule="onecycle",
+            label_smoothing=0.1,
+            early_stopping_patience=20,
+        ),
+    ),
+    "best": Preset(
+        description="The default network with a 256-unit head, trained three times as long.",
+        model=replace(DEFAULT_MODEL, dense_units=(256,), dropout_rates=(0.4,)),
+        train=TrainConfig(
+            epochs=3 * DEFAULT_EPOCHS,
+            batch_size=256,
+            learning_rate=4e-3,
+            lr_schedule="onecycle",
+            label_smoothing=0.1,
+            early_stopping_patience=100,
         ),
     ),
 }
