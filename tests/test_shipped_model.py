@@ -37,3 +37,10 @@ def test_committed_metrics_are_this_models(test_accuracy):
 @pytest.mark.parametrize("name", ["accuracy_loss.png", "predictions_3x5.png", "confusion_matrix.png"])
 def test_committed_figures_exist(name):
     assert (config.PROJECT_ROOT / "figures" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_readme_quotes_the_committed_metrics():
+    metrics = json.loads(METRICS.read_text())
+    readme = (config.PROJECT_ROOT / "README.md").read_text()
+    assert f"**{metrics['test_accuracy']:.2%}** ({metrics['test_errors']} errors)" in readme
+    assert f"{metrics['validation_accuracy']:.2%}" in readme
