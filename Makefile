@@ -11,6 +11,7 @@ EXPERIMENTS := notebooks/06_tune.ipynb notebooks/07_architectures.ipynb
 NOTEBOOKS := $(filter-out $(EXPERIMENTS),$(sort $(wildcard notebooks/0*.ipynb)))
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MPLBACKEND := Agg
+export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install run experiments notebooks test lint format clean

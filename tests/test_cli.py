@@ -146,3 +146,17 @@ def test_help_lists_the_commands(capsys):
     assert exit_info.value.code == 0
     output = capsys.readouterr().out
     assert "predict" in output and "serve" in output
+
+
+def test_tune_forwards_its_arguments_to_the_distributed_search(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["tune", "--help"])
+    assert stopped.value.code == 0
+    assert "--workers" in capsys.readouterr().out
+
+
+def test_other_commands_reject_unknown_arguments(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["predict", "seven.png", "--workers", "2"])
+    assert stopped.value.code == 2
+    assert "unrecognized arguments: --workers 2" in capsys.readouterr().err

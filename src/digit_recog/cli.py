@@ -2,6 +2,7 @@
 
     digit-recog predict photo.jpg scans/ [--top 3] [--json] [--number] [--model PATH]
     digit-recog serve [--host 127.0.0.1] [--port 8000] [--model PATH]
+    digit-recog tune --workers 2 [search options of python -m digit_recog.distributed]
 
 Each subcommand is a ``_add_<name>_command`` function that declares its arguments and a ``_<name>``
 function that runs it and returns the exit status; add a new one by writing both and registering
@@ -24,7 +25,10 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: the command line), run the subcommand and return its exit status."""
     parser = build_parser()
-    arguments = parser.parse_args(argv)
+    arguments, forwarded = parser.parse_known_args(argv)
+    if forwarded and not getattr(arguments, "forwards_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(forwarded)}")
+    arguments.forwarded = forwarded
     # Keep TensorFlow's C++ info and warning logs off stderr (a few start-up lines escape regardless).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return arguments.run(arguments)
@@ -197,7 +201,31 @@ def _serve(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_predict_command, _add_serve_command]
+# tune
+
+
+def _add_tune_command(subcommands: argparse._SubParsersAction) -> None:
+    parser = subcommands.add_parser(
+        "tune",
+        help="hyperparameter search with a KerasTuner chief and N workers (--workers 2)",
+        description="Forwards its arguments to `python -m digit_recog.distributed`; "
+        "`digit-recog tune --help` lists them.",
+        add_help=False,  # --help goes to the search's own parser
+    )
+    parser.set_defaults(run=_tune, forwards_arguments=True)
+
+
+def _tune(arguments: argparse.Namespace) -> int:
+    from digit_recog import distributed  # imports KerasTuner: only when needed
+
+    return distributed.main(arguments.forwarded)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_predict_command,
+    _add_serve_command,
+    _add_tune_command,
+]
 
 
 if __name__ == "__main__":
