@@ -44,3 +44,19 @@ def test_readme_quotes_the_committed_metrics():
     readme = (config.PROJECT_ROOT / "README.md").read_text()
     assert f"**{metrics['test_accuracy']:.2%}** ({metrics['test_errors']} errors)" in readme
     assert f"{metrics['validation_accuracy']:.2%}" in readme
+
+
+@pytest.mark.parametrize(
+    ("model_file", "record"),
+    [("seed_seed42.keras", ("baseline",)), ("ensemble_best.keras", ("presets", "ensemble"))],
+)
+def test_committed_benchmark_models_score_what_the_benchmark_recorded(model_file, record, mnist):
+    _, (test_images, test_labels) = mnist
+    model = keras.saving.load_model(config.PROJECT_ROOT / "models" / "benchmark" / model_file)
+    probabilities = model.predict(test_images[..., np.newaxis], batch_size=1000, verbose=0)
+    entry = json.loads((config.PROJECT_ROOT / "reports" / "benchmark.json").read_text())
+    for key in record:
+        entry = entry[key]
+    assert float((probabilities.argmax(axis=1) == test_labels).mean()) == pytest.approx(
+        entry["test_accuracy"], abs=1e-4
+    )
