@@ -25,7 +25,7 @@ def require(path: Path, produced_by: str) -> Path:
     path = Path(path)
     if not path.is_file():
         raise MissingArtifactError(
-            f"{_shown(path)} does not exist yet: run notebooks/{produced_by} first "
+            f"{shown_path(path)} does not exist yet: run notebooks/{produced_by} first "
             f"(or `make run` to run every notebook in order)."
         )
     return path
@@ -62,8 +62,9 @@ def read_json(path: Path, produced_by: str) -> Any:
     return json.loads(require(path, produced_by).read_text())
 
 
-def _shown(path: Path) -> str:
-    """Path relative to the output root when possible, so messages stay short."""
+def shown_path(path: Path) -> str:
+    """``path`` relative to the output root (or project root) when it lies inside: short messages, and
+    reports that name no machine-specific folder."""
     for root in (config.OUTPUT_ROOT, config.PROJECT_ROOT):
         try:
             return str(path.resolve().relative_to(root))

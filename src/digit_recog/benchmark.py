@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from digit_recog import config, data, train
-from digit_recog.artifacts import MissingArtifactError, atomic_path, write_json
+from digit_recog.artifacts import MissingArtifactError, atomic_path, shown_path, write_json
 from digit_recog.ensemble import build_ensemble
 from digit_recog.inference import predict_probabilities, to_model_input
 from digit_recog.model import build_cnn
@@ -115,7 +115,7 @@ class BenchmarkConfig:
         settings["presets"] = list(self.presets)
         settings["seeds"] = {name: self.seeds_for(name) for name in self.presets}
         for key in ("output_path", "figure_path", "models_dir"):
-            settings[key] = None if settings[key] is None else str(settings[key])
+            settings[key] = None if settings[key] is None else shown_path(settings[key])
         return settings
 
 

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from digit_recog import config, data
-from digit_recog.artifacts import write_json
+from digit_recog.artifacts import shown_path, write_json
 from digit_recog.benchmark import machine_info, stratified_subset
 from digit_recog.model import Augmentation, ConvBlock, ModelConfig, build_cnn
 from digit_recog.presets import PRESETS
@@ -203,7 +203,7 @@ def run_probe(probe: ProbeConfig) -> dict:
         variants[name] = {"description": VARIANTS[name].description} | numbers
     return {
         "machine": machine_info(),
-        "settings": asdict(probe) | {"output_path": str(probe.output_path)},
+        "settings": asdict(probe) | {"output_path": probe.output_path and shown_path(probe.output_path)},
         "baseline_seconds_per_epoch": round(baseline_seconds, 3),
         "variants": variants,
         "variant_settings": {name: asdict(VARIANTS[name]) for name in (BASELINE, *probe.variants)},
