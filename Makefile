@@ -1,4 +1,4 @@
-# digit-recog: `make run` trains and evaluates everything, `make test` checks everything.
+# digit-recog: `make run` trains, evaluates and draws the pipeline, `make test` checks everything.
 # Both create .venv and install the pinned requirements first; no virtual environment need be active.
 
 PYTHON_SYSTEM ?= python3
@@ -14,9 +14,7 @@ export MPLBACKEND := Agg
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run experiments notebooks test lint format clean
-.PHONY: bench bench-quick
-.PHONY: serve
+.PHONY: help install run experiments notebooks test bench bench-quick serve tune-distributed lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -46,7 +44,7 @@ test: install lint ## Lint, run the unit tests, then replay every notebook with 
 	$(PYTHON) -m pytest
 	$(PYTHON) tests/replay_notebooks.py
 
-bench: install ## Benchmark presets against the original recipe (about 90 min; make bench-quick for a few minutes)
+bench: install ## Benchmark the presets against the original recipe (about 30 min on 2 cores)
 	$(PYTHON) -m digit_recog.benchmark --update-readme
 
 bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes; writes reports/benchmark_quick.json)
@@ -55,7 +53,6 @@ bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes;
 serve: install ## Start the drawing web app on http://127.0.0.1:8000
 	$(VENV)/bin/digit-recog serve --host 127.0.0.1 --port 8000
 
-.PHONY: tune-distributed
 WORKERS ?= 2
 tune-distributed: install ## Hyperparameter search, a chief and 2 workers here (WORKERS=4 for 4); writes best_hparams.json
 	$(PYTHON) -m digit_recog.distributed --workers $(WORKERS) --save

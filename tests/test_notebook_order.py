@@ -9,7 +9,14 @@ from digit_recog import config
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("notebook", "needs"),
-    [("03_train.ipynb", "02_preprocess.ipynb"), ("04_evaluate.ipynb", "03_train.ipynb")],
+    [
+        ("03_train.ipynb", "02_preprocess.ipynb"),
+        ("04_evaluate.ipynb", "03_train.ipynb"),
+        ("05_visualize.ipynb", "03_train.ipynb"),
+        ("06_tune.ipynb", "02_preprocess.ipynb"),
+        ("07_architectures.ipynb", "02_preprocess.ipynb"),
+        ("08_robustness.ipynb", "03_train.ipynb"),
+    ],
 )
 def test_out_of_order_notebook_names_its_prerequisite(notebook, needs, tmp_path, monkeypatch):
     monkeypatch.setenv("DIGIT_RECOG_OUTPUT_DIR", str(tmp_path / "empty"))

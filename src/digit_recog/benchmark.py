@@ -5,7 +5,7 @@ requested preset with several seeds, averages the seed models of one preset into
 extra training), and times inference of every model against the baseline on the same machine in
 the same run. Models are chosen on the validation split only; the test set only reports.
 
-    python -m digit_recog.benchmark                 # the full benchmark (about 90 minutes on 2 cores)
+    python -m digit_recog.benchmark                 # the full benchmark (about 30 minutes on 2 cores)
     python -m digit_recog.benchmark --quick         # a few minutes; writes reports/benchmark_quick.json
     python -m digit_recog.benchmark --readme-table  # print the markdown table of an existing run
 """
