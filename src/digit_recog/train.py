@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from digit_recog import config
 from digit_recog.artifacts import atomic_path, write_json
 from digit_recog.model import inference_model
 
@@ -172,7 +173,7 @@ def save_training_result(result: TrainingResult, history_path: Path, summary_pat
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:
     """One-hot targets, which label smoothing needs (the sparse loss has no smoothing)."""
-    return keras.utils.to_categorical(labels, num_classes=10).astype(np.float32)
+    return keras.utils.to_categorical(labels, num_classes=config.NUM_CLASSES).astype(np.float32)
 
 
 def _with_channel(images: np.ndarray) -> np.ndarray:
