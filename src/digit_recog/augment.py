@@ -98,7 +98,8 @@ def is_augmentation(layer: layers.Layer) -> bool:
 def preview(images: np.ndarray, augmentation: Augmentation, copies: int = 3, seed: int = 0) -> np.ndarray:
     """``copies`` random augmentations of raw 0-255 ``images`` (N, 28, 28), as the network sees them.
 
-    Returns an array (copies, N, 28, 28) with values in [0, 1], the scale the layers work at.
+    Returns an array (copies, N, 28, 28) with values in [0, 1], the scale the layers work at. Seeds
+    Keras's global random state with ``seed``, so the same call draws the same augmentations.
     """
     keras.utils.set_random_seed(seed)
     chosen = augmentation_layers(augmentation)
