@@ -7,6 +7,7 @@ import pytest
 from digit_recog.artifacts import MissingArtifactError
 from digit_recog.inference import (
     ModelFileError,
+    accuracy,
     layer_outputs,
     load_trained_model,
     predict_probabilities,
@@ -117,3 +118,11 @@ def test_preset_overrides_and_unknown_names():
         get_preset("resnet-9000")
     with pytest.raises(KeyError, match="unknown training settings"):
         get_preset("seed", epoch=3)
+
+
+def test_accuracy_counts_the_most_probable_digit(default_model, mnist):
+    (images, labels), _ = mnist
+    predicted = predict_probabilities(default_model, images[:64]).argmax(axis=1)
+    expected = np.mean(predicted == labels[:64])
+    assert accuracy(default_model, images[:64], labels[:64]) == pytest.approx(expected)
+    assert accuracy(default_model, images[:64], predicted) == 1.0

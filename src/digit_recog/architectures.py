@@ -20,9 +20,9 @@ import seaborn as sns
 from keras import layers
 from matplotlib.figure import Figure
 
-from digit_recog import config
+from digit_recog import config, evaluate
 from digit_recog.artifacts import atomic_path
-from digit_recog.inference import predict_probabilities
+from digit_recog.inference import accuracy, predict_probabilities
 from digit_recog.model import INPUT_SHAPE, build_cnn
 from digit_recog.presets import PRESETS
 from digit_recog.train import TrainConfig, train_model
@@ -201,22 +201,15 @@ def compare_architectures(
 
 def _validation_scores(model: keras.Model, val_images: np.ndarray, val_labels: np.ndarray) -> dict:
     """Accuracy and log loss of the weights the model ends with (the best epoch's, when restored)."""
-    probabilities = predict_probabilities(model, val_images)
-    picked = probabilities[np.arange(len(val_labels)), val_labels]
-    return {
-        "val_accuracy": float(np.mean(probabilities.argmax(axis=1) == val_labels)),
-        "val_loss": float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0)))),
-    }
+    scores = evaluate.summary_metrics(val_labels, predict_probabilities(model, val_images))
+    return {"val_accuracy": scores["accuracy"], "val_loss": scores["loss"]}
 
 
 def add_test_accuracy(
     results: pd.DataFrame, models: dict[str, keras.Model], test_images: np.ndarray, test_labels: np.ndarray
 ) -> pd.DataFrame:
     """Return ``results`` with a ``test_accuracy`` column: for reporting only, after every choice is made."""
-    test_accuracy = {
-        name: float(np.mean(predict_probabilities(model, test_images).argmax(axis=1) == test_labels))
-        for name, model in models.items()
-    }
+    test_accuracy = {name: accuracy(model, test_images, test_labels) for name, model in models.items()}
     return results.assign(test_accuracy=results["architecture"].map(test_accuracy))
 
 

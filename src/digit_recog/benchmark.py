@@ -25,10 +25,10 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from digit_recog import config, data, train
+from digit_recog import config, data, inference, train
 from digit_recog.artifacts import MissingArtifactError, atomic_path, shown_path, write_json
 from digit_recog.ensemble import build_ensemble
-from digit_recog.inference import predict_probabilities, to_model_input
+from digit_recog.inference import to_model_input
 from digit_recog.model import build_cnn
 from digit_recog.presets import PRESETS, Preset, get_preset
 
@@ -204,17 +204,11 @@ def train_one(preset_name: str, seed: int, bench: BenchmarkConfig, bench_data: B
         preset.train,
         verbose=bench.verbose,
     )
-    accuracy = accuracy_on(model, bench_data.test_images, bench_data.test_labels)
+    accuracy = inference.accuracy(model, bench_data.test_images, bench_data.test_labels)
     log(f"  {preset_name} seed {seed}: test accuracy {accuracy:.4f}, {result.train_seconds:.1f} s")
     if bench.models_dir is not None:
         train.save_model(model, Path(bench.models_dir) / f"{preset_name}_seed{seed}.keras")
     return TrainedModel(preset_name, seed, model, result, accuracy)
-
-
-def accuracy_on(model: keras.Model, test_images: np.ndarray, test_labels: np.ndarray) -> float:
-    """Share of test images whose most probable class is the label."""
-    predicted = predict_probabilities(model, test_images).argmax(axis=1)
-    return float(np.mean(predicted == test_labels))
 
 
 def train_all(bench: BenchmarkConfig, bench_data: BenchmarkData) -> tuple[TrainedModel, dict]:
@@ -280,7 +274,7 @@ def ensemble_of(
         log(f"no ensemble: {bench.ensemble_preset!r} has {len(runs)} trained model(s), 2 are needed")
         return None, None
     model = build_ensemble([run.model for run in runs])
-    accuracy = round(accuracy_on(model, bench_data.test_images, bench_data.test_labels), 5)
+    accuracy = round(inference.accuracy(model, bench_data.test_images, bench_data.test_labels), 5)
     log(f"ensemble of {len(runs)} {bench.ensemble_preset}: test accuracy {accuracy:.4f}")
     if bench.models_dir is not None:
         train.save_model(model, Path(bench.models_dir) / f"ensemble_{bench.ensemble_preset}.keras")

@@ -58,6 +58,13 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: in
     return model.predict(to_model_input(images), batch_size=batch_size, verbose=0)
 
 
+def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int = 512) -> float:
+    """Share of ``images`` (raw pixels, any shape ``to_model_input`` accepts) whose most probable digit
+    is the label."""
+    predicted = predict_probabilities(model, images, batch_size).argmax(axis=1)
+    return float(np.mean(predicted == labels))
+
+
 def layer_outputs(model: keras.Model, images: np.ndarray, layer_names: list[str]) -> list[np.ndarray]:
     """What the named layers of ``model`` output for ``images`` (inference mode)."""
     probe = keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names])
