@@ -4,7 +4,13 @@ import keras
 import numpy as np
 import pytest
 
-from digit_recog.augment import Augmentation, RandomStrokeWidth, augmentation_layers, preview
+from digit_recog.augment import (
+    Augmentation,
+    RandomStrokeWidth,
+    augmentation_layers,
+    is_augmentation,
+    preview,
+)
 
 
 @pytest.fixture
@@ -55,3 +61,11 @@ def test_preview_shows_each_copy_differently(strokes):
     copies = preview(raw, Augmentation(rotation=0.05, stroke_width=1.0), copies=3)
     assert copies.shape == (3, 2, 28, 28) and copies.max() <= 1.0
     assert not np.allclose(copies[0], copies[1])
+
+
+def test_every_augmentation_layer_is_recognised_by_type():
+    chosen = augmentation_layers(
+        Augmentation(rotation=0.1, zoom=0.1, translation=0.1, stroke_width=0.5, blur=1)
+    )
+    assert all(is_augmentation(layer) for layer in chosen)
+    assert not is_augmentation(keras.layers.Rescaling(1 / 255, name="random_but_not_augmentation"))

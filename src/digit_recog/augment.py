@@ -90,9 +90,19 @@ def augmentation_layers(augmentation: Augmentation) -> list[layers.Layer]:
     return chosen
 
 
+# Every layer type augmentation_layers() may create; recognised by type, whatever the layer's name.
+AUGMENTATION_TYPES = (
+    RandomStrokeWidth,
+    layers.RandomGaussianBlur,
+    layers.RandomRotation,
+    layers.RandomZoom,
+    layers.RandomTranslation,
+)
+
+
 def is_augmentation(layer: layers.Layer) -> bool:
     """Whether ``layer`` is one of the training-only augmentation layers."""
-    return layer.name.startswith("random_")
+    return isinstance(layer, AUGMENTATION_TYPES)
 
 
 def preview(images: np.ndarray, augmentation: Augmentation, copies: int = 3, seed: int = 0) -> np.ndarray:
