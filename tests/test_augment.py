@@ -49,11 +49,13 @@ def test_every_transform_has_a_layer_named_random():
     assert augmentation_layers(Augmentation()) == []
 
 
-@pytest.mark.parametrize("layer", augmentation_layers(Augmentation(rotation=0.1, zoom=0.1, blur=1.0)))
-def test_builtin_transforms_change_images_only_in_training(layer, strokes):
-    keras.utils.set_random_seed(0)
+@pytest.mark.parametrize("index", range(3))
+def test_builtin_transforms_change_images_only_in_training(index, strokes):
+    keras.utils.set_random_seed(0)  # before the layer exists, so its random draws are the same every run
+    layer = augmentation_layers(Augmentation(rotation=0.1, zoom=0.1, blur=1.0))[index]
     np.testing.assert_allclose(np.asarray(layer(strokes, training=False)), strokes, atol=1e-6)
-    assert not np.allclose(np.asarray(layer(np.repeat(strokes, 8, axis=0), training=True)), strokes[0])
+    # Blur reaches each image with probability 1/2: 64 images make "none changed" vanishingly unlikely.
+    assert not np.allclose(np.asarray(layer(np.repeat(strokes, 32, axis=0), training=True)), strokes[0])
 
 
 def test_preview_shows_each_copy_differently(strokes):
