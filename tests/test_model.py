@@ -31,6 +31,14 @@ def test_seed_preset_is_the_original_network():
     assert kinds.count("Conv2D") == 2 and kinds.count("Dense") == 3 and kinds.count("Dropout") == 2
 
 
+def test_stride_applies_to_the_first_convolution_of_a_block():
+    model = build_cnn(ModelConfig(conv_blocks=(ConvBlock(8, kernel_size=4, strides=2, convs=2, pool=False),)))
+    first, second = (layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    assert first.strides == (2, 2) and second.strides == (1, 1)
+    assert model.get_layer("conv1_1").output.shape[1:] == (13, 13, 8)  # (28 - 4) / 2 + 1
+    assert model.get_layer("conv1_2").output.shape[1:] == (10, 10, 8)  # 13 - 4 + 1
+
+
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_maps_raw_pixels_to_probabilities(name, mnist):
     (images, _), _ = mnist

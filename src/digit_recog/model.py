@@ -18,11 +18,16 @@ INPUT_SHAPE = (config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
 
 @dataclass(frozen=True)
 class ConvBlock:
-    """``convs`` convolutions of ``filters`` channels, optionally followed by 2x2 max pooling."""
+    """``convs`` convolutions of ``filters`` channels, optionally followed by 2x2 max pooling.
+
+    ``strides`` applies to the block's first convolution: a stride-2 convolution downsamples more cheaply
+    than a stride-1 convolution followed by pooling (see reports/performance.md).
+    """
 
     filters: int
     kernel_size: int = 3
     convs: int = 1
+    strides: int = 1
     padding: str = "valid"
     pool: bool = True
     batch_norm: bool | None = None  # None follows ModelConfig.batch_norm
@@ -66,6 +71,7 @@ def build_cnn(model_config: ModelConfig, name: str = "digit_recog_cnn") -> keras
                 layers.Conv2D(
                     block.filters,
                     block.kernel_size,
+                    strides=block.strides if conv_index == 1 else 1,
                     padding=block.padding,
                     use_bias=not batch_norm,
                     name=f"conv{suffix}",

@@ -43,17 +43,21 @@ PRESETS = {
         ),
     ),
     "fast": Preset(
-        description="Seconds, not minutes: 16 then 32 filters, batch norm after the second convolution "
-        "and the 64-unit dense layer, 2 epochs of a one-cycle schedule at batch 256, label smoothing.",
+        description="Seconds, not minutes: a stride-2 4x4 convolution of 16 filters in place of convolution "
+        "plus pooling at full resolution, then 32 filters and a 64-unit dense layer with batch norm, 2 epochs "
+        "of a one-cycle schedule peaking at 1e-2, batch 256, label smoothing.",
         model=ModelConfig(
-            conv_blocks=(ConvBlock(16, batch_norm=False), ConvBlock(32)),
+            conv_blocks=(
+                ConvBlock(16, kernel_size=4, strides=2, pool=False, batch_norm=False),
+                ConvBlock(32),
+            ),
             dense_units=(64,),
             dropout_rates=(0.0,),
             batch_norm=True,
             bn_momentum=0.9,
         ),
         train=TrainConfig(
-            epochs=2, batch_size=256, learning_rate=6e-3, lr_schedule="onecycle", label_smoothing=0.1
+            epochs=2, batch_size=256, learning_rate=1e-2, lr_schedule="onecycle", label_smoothing=0.1
         ),
     ),
     "default": Preset(
