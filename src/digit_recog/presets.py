@@ -43,9 +43,9 @@ PRESETS = {
         ),
     ),
     "fast": Preset(
-        description="Seconds, not minutes: a stride-2 4x4 convolution of 16 filters in place of convolution "
-        "plus pooling at full resolution, then 32 filters and a 64-unit dense layer with batch norm, 2 epochs "
-        "of a one-cycle schedule peaking at 1e-2, batch 256, label smoothing.",
+        description="Seconds, not minutes: a stride-2 4x4 convolution of 16 filters in place of "
+        "convolution plus pooling at full resolution, then 32 filters and a 64-unit dense layer with batch "
+        "norm, 2 epochs of a one-cycle schedule peaking at 1e-2, batch 256, label smoothing.",
         model=ModelConfig(
             conv_blocks=(
                 ConvBlock(16, kernel_size=4, strides=2, pool=False, batch_norm=False),
