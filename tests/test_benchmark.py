@@ -108,7 +108,16 @@ def test_ratios_are_quotients_of_the_recorded_numbers(tiny_run):
 @pytest.mark.slow
 def test_the_baseline_run_is_reused_for_the_same_preset_and_seed(tiny_run):
     _, written, _ = tiny_run
-    assert written["presets"]["seed"]["train_seconds"] == [written["baseline"]["train_seconds"]]
+    first_baseline_run = written["baseline"]["train_seconds_runs"][0]
+    assert written["presets"]["seed"]["train_seconds"] == [first_baseline_run]
+
+
+@pytest.mark.slow
+def test_baseline_time_is_the_mean_of_a_run_before_and_one_after_the_presets(tiny_run):
+    _, written, _ = tiny_run
+    runs = written["baseline"]["train_seconds_runs"]
+    assert len(runs) == written["settings"]["baseline_runs"] == 2
+    assert written["baseline"]["train_seconds"] == pytest.approx(sum(runs) / 2, abs=1e-3)
 
 
 @pytest.mark.slow

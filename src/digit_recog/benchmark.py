@@ -1,9 +1,11 @@
 """Benchmark the presets against the original recipe: test accuracy, training time, inference speed.
 
-One run trains the baseline (the ``seed`` preset, the original project's recipe) once, trains each
-requested preset with several seeds, averages the seed models of one preset into an ensemble (no
-extra training), and times inference of every model against the baseline on the same machine in
-the same run. Models are chosen on the validation split only; the test set only reports.
+One run trains the baseline (the ``seed`` preset, the original project's recipe), trains each
+requested preset with several seeds, trains the baseline again (every time ratio divides by the mean
+of its two training times, so a machine that speeds up or slows down during the run skews the ratios
+less), averages the seed models of one preset into an ensemble (no extra training), and times
+inference of every model against the baseline on the same machine in the same run. Models are
+chosen on the validation split only; the test set only reports.
 
     python -m digit_recog.benchmark                 # the full benchmark (about 30 minutes on 2 cores)
     python -m digit_recog.benchmark --quick         # a few minutes; writes reports/benchmark_quick.json
@@ -71,6 +73,7 @@ class BenchmarkConfig:
     seed_counts: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SEED_COUNTS))
     fallback_seed_count: int = 3
     baseline_preset: str = BASELINE_PRESET
+    baseline_runs: int = 2
     ensemble_preset: str = "best"
     first_seed: int = config.SEED
     train_subset: int | None = None
@@ -91,7 +94,7 @@ class BenchmarkConfig:
         counts = {"inference_images": self.inference_images, "inference_rounds": self.inference_rounds}
         counts |= {"latency_calls": self.latency_calls, "epochs_scale": self.epochs_scale}
         counts |= {"train_subset": self.train_subset or 1, "val_subset": self.val_subset or 1}
-        counts |= {"fallback_seed_count": self.fallback_seed_count}
+        counts |= {"fallback_seed_count": self.fallback_seed_count, "baseline_runs": self.baseline_runs}
         if min(counts.values()) <= 0 or min(self.seed_counts.values(), default=1) < 1:
             raise ValueError(
                 f"benchmark settings must be positive, got {counts} and seeds {self.seed_counts}."
@@ -188,8 +191,13 @@ def stratified_subset(indices: np.ndarray, labels: np.ndarray, size: int | None,
     return np.sort(chosen)
 
 
-def train_one(preset_name: str, seed: int, bench: BenchmarkConfig, bench_data: BenchmarkData) -> TrainedModel:
-    """Train ``preset_name`` with ``seed`` on the benchmark data and score it on the test set."""
+def train_one(
+    preset_name: str, seed: int, bench: BenchmarkConfig, bench_data: BenchmarkData, save: bool = True
+) -> TrainedModel:
+    """Train ``preset_name`` with ``seed`` on the benchmark data and score it on the test set.
+
+    With ``save`` (and a ``bench.models_dir``), the model is saved as ``<preset>_seed<seed>.keras``.
+    """
     preset = bench.preset_for(preset_name, seed)
     images = len(bench_data.train_images)
     log(f"training {preset_name} seed {seed}: up to {preset.train.epochs} epochs on {images} images")
@@ -206,16 +214,18 @@ def train_one(preset_name: str, seed: int, bench: BenchmarkConfig, bench_data: B
     )
     accuracy = inference.accuracy(model, bench_data.test_images, bench_data.test_labels)
     log(f"  {preset_name} seed {seed}: test accuracy {accuracy:.4f}, {result.train_seconds:.1f} s")
-    if bench.models_dir is not None:
+    if save and bench.models_dir is not None:
         train.save_model(model, Path(bench.models_dir) / f"{preset_name}_seed{seed}.keras")
     return TrainedModel(preset_name, seed, model, result, accuracy)
 
 
-def train_all(bench: BenchmarkConfig, bench_data: BenchmarkData) -> tuple[TrainedModel, dict]:
-    """Train the baseline once and every preset with each of its seeds.
+def train_all(bench: BenchmarkConfig, bench_data: BenchmarkData) -> tuple[list[TrainedModel], dict]:
+    """Train the baseline, every preset with each of its seeds, then the baseline again.
 
-    Returns ``(baseline, {preset: [TrainedModel, ...]})``; a run identical to the baseline (same preset
-    and seed) is trained once and reused.
+    Returns ``([baseline runs], {preset: [TrainedModel, ...]})``. The baseline is trained
+    ``bench.baseline_runs`` times, first before the presets and the rest after them, so that a change in
+    the machine's speed during a long run shows and is averaged out of the ratios. A preset run identical
+    to the first baseline run (same preset and seed) reuses it.
     """
     trained: dict[tuple[str, int], TrainedModel] = {}
 
@@ -226,7 +236,11 @@ def train_all(bench: BenchmarkConfig, bench_data: BenchmarkData) -> tuple[Traine
 
     baseline = cached(bench.baseline_preset, bench.first_seed)
     runs = {name: [cached(name, seed) for seed in bench.seeds_for(name)] for name in bench.presets}
-    return baseline, runs
+    repeats = [
+        train_one(bench.baseline_preset, bench.first_seed, bench, bench_data, save=False)
+        for _ in range(bench.baseline_runs - 1)
+    ]
+    return [baseline, *repeats], runs
 
 
 def ratio(numerator: float, denominator: float) -> float:
@@ -234,8 +248,10 @@ def ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 4)
 
 
-def baseline_summary(baseline: TrainedModel, bench: BenchmarkConfig) -> dict:
-    """Training time, test accuracy and recipe of the baseline run."""
+def baseline_summary(baselines: list[TrainedModel], bench: BenchmarkConfig) -> dict:
+    """Recipe and test accuracy of the first baseline run; training time as the mean of all of them."""
+    baseline = baselines[0]
+    seconds = [round(run.result.train_seconds, 3) for run in baselines]
     return {
         "preset": baseline.preset,
         "description": PRESETS[baseline.preset].description,
@@ -243,7 +259,8 @@ def baseline_summary(baseline: TrainedModel, bench: BenchmarkConfig) -> dict:
         "epochs": bench.preset_for(baseline.preset, baseline.seed).train.epochs,
         "epochs_run": baseline.result.epochs_run,
         "best_epoch": baseline.result.best_epoch,
-        "train_seconds": round(baseline.result.train_seconds, 3),
+        "train_seconds": round(statistics.fmean(seconds), 3),
+        "train_seconds_runs": seconds,
         "test_accuracy": round(baseline.test_accuracy, 5),
     }
 
@@ -401,8 +418,8 @@ def run_benchmark(bench: BenchmarkConfig) -> dict:
     started_at, started = _now(), time.perf_counter()
     machine = machine_info() | {"load_average_start": _load_average()}
     bench_data = load_benchmark_data(bench)
-    baseline, runs = train_all(bench, bench_data)
-    baseline_report = baseline_summary(baseline, bench)
+    baselines, runs = train_all(bench, bench_data)
+    baseline, baseline_report = baselines[0], baseline_summary(baselines, bench)
     baseline_seconds = baseline_report["train_seconds"]
     presets = {
         name: preset_summary(preset_runs, baseline_seconds, bench) for name, preset_runs in runs.items()
@@ -508,8 +525,17 @@ def _table_caption(benchmark: dict) -> str:
     return (
         f"Measured by `{command}` on {machine['cpu_model']} ({machine['usable_cores']} cores), "
         f"TensorFlow {machine['tensorflow']}, {settings['started_at'][:10]}; {scope}. "
+        f"{_baseline_timing(benchmark['baseline'])}"
         f"Test set of {settings['test_images']:,} images, used only to report."
     )
+
+
+def _baseline_timing(baseline: dict) -> str:
+    runs = baseline.get("train_seconds_runs", [baseline["train_seconds"]])
+    if len(runs) == 1:
+        return ""
+    shown = " and ".join(f"{seconds:.1f}" for seconds in runs)
+    return f"Baseline time: mean of {len(runs)} runs ({shown} s), before and after the presets. "
 
 
 def update_readme(table: str, readme_path: Path = config.README_PATH) -> Path:
@@ -587,6 +613,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--baseline-preset", help=f"the recipe to compare against (default: {BASELINE_PRESET})"
     )
+    parser.add_argument(
+        "--baseline-runs", type=int, help="times to train the baseline: once first, the rest last (default 2)"
+    )
     parser.add_argument("--ensemble-preset", help="preset whose seed models are averaged (default: best)")
     parser.add_argument("--inference-images", type=int, help="images per throughput pass")
     parser.add_argument("--inference-rounds", type=int, help="rounds of timing, models taking turns")
@@ -617,6 +646,7 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
         "epochs_scale": args.epochs_scale,
         "max_epochs": args.max_epochs,
         "baseline_preset": args.baseline_preset,
+        "baseline_runs": args.baseline_runs,
         "ensemble_preset": args.ensemble_preset,
         "inference_images": args.inference_images,
         "inference_rounds": args.inference_rounds,
