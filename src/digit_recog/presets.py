@@ -75,10 +75,24 @@ PRESETS = {
         ),
     ),
     "best": Preset(
-        description="The default network with a 256-unit head, trained three times as long.",
-        model=replace(DEFAULT_MODEL, dense_units=(256,), dropout_rates=(0.4,)),
+        description="A deeper network in the shape of the best public single MNIST CNNs: twice two 3x3 "
+        "convolutions and a stride-2 5x5 one (32, then 64 filters), a 4x4 convolution of 128 to 1x1, batch "
+        "norm throughout, the default's augmentation and schedule, 30 epochs.",
+        model=ModelConfig(
+            conv_blocks=(
+                ConvBlock(32, convs=2, pool=False),
+                ConvBlock(32, kernel_size=5, strides=2, padding="same", pool=False),
+                ConvBlock(64, convs=2, pool=False),
+                ConvBlock(64, kernel_size=5, strides=2, padding="same", pool=False),
+                ConvBlock(128, kernel_size=4, pool=False),
+            ),
+            dense_units=(128,),
+            dropout_rates=(0.4,),
+            batch_norm=True,
+            augmentation=HANDWRITING_AUGMENTATION,
+        ),
         train=TrainConfig(
-            epochs=3 * DEFAULT_EPOCHS,
+            epochs=30,
             batch_size=256,
             learning_rate=4e-3,
             lr_schedule="onecycle",
