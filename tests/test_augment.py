@@ -6,9 +6,11 @@ import pytest
 
 from digit_recog.augment import (
     Augmentation,
+    RandomGaussianBlurByMatmul,
     RandomStrokeWidth,
     augmentation_layers,
     is_augmentation,
+    max_filter_3x3,
     preview,
 )
 
@@ -71,3 +73,39 @@ def test_every_augmentation_layer_is_recognised_by_type():
     )
     assert all(is_augmentation(layer) for layer in chosen)
     assert not is_augmentation(keras.layers.Rescaling(1 / 255, name="random_but_not_augmentation"))
+
+
+def test_max_filter_equals_keras_max_pooling_including_the_borders():
+    images = np.random.default_rng(0).normal(size=(4, 28, 28, 1)).astype(np.float32)
+    stock = keras.ops.max_pool(images, 3, strides=1, padding="same")
+    np.testing.assert_array_equal(np.asarray(max_filter_3x3(images)), np.asarray(stock))
+    np.testing.assert_array_equal(
+        np.asarray(-max_filter_3x3(-images)), -np.asarray(keras.ops.max_pool(-images, 3, 1, "same"))
+    )
+
+
+@pytest.mark.parametrize("sigma", [0.2, 1.0])
+def test_blur_by_matmul_matches_keras_blur_draw_for_draw(sigma):
+    images = np.random.default_rng(1).uniform(size=(64, 28, 28, 1)).astype(np.float32)
+    settings = {"factor": 1.0, "kernel_size": 5, "sigma": sigma, "value_range": (0, 1)}
+    keras.utils.set_random_seed(7)
+    stock = keras.layers.RandomGaussianBlur(**settings)
+    keras.utils.set_random_seed(7)
+    ours = RandomGaussianBlurByMatmul(**settings)
+    for _ in range(3):  # several batches: the random draws stay in step
+        expected = np.asarray(stock(images, training=True))
+        np.testing.assert_allclose(np.asarray(ours(images, training=True)), expected, atol=1e-6)
+    assert not np.allclose(expected, images)  # the comparison saw some blurred images
+    np.testing.assert_array_equal(np.asarray(ours(images, training=False)), images)
+
+
+def test_blur_by_matmul_round_trips_through_keras_serialisation():
+    layer = RandomGaussianBlurByMatmul(
+        factor=1.0, kernel_size=5, sigma=0.8, value_range=(0, 1), name="random_blur"
+    )
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert (
+        isinstance(again, RandomGaussianBlurByMatmul)
+        and again.kernel_size == (5, 5)
+        and again.name == "random_blur"
+    )

@@ -52,7 +52,7 @@ def test_report_has_the_agreed_shape(tiny_run):
     report, written, folder = tiny_run
     assert written == json.loads(json.dumps(report))
     assert set(written) == {"machine", "baseline", "presets", "inference", "settings"}
-    assert {"cpu_model", "logical_cores", "python", "tensorflow", "keras", "threads"} <= set(
+    assert {"cpu_model", "cpu_features", "logical_cores", "python", "tensorflow", "keras", "threads"} <= set(
         written["machine"]
     )
     assert written["baseline"]["preset"] == "seed" and written["baseline"]["train_seconds"] > 0
@@ -160,6 +160,40 @@ def test_update_readme_without_markers_names_the_file(tmp_path):
     with pytest.raises(ValueError, match="README.md.*benchmark-table:start"):
         benchmark.update_readme("| table |", readme)
     assert readme.read_text() == "# No markers here\n"
+
+
+def test_cpu_features_keep_the_vector_sets_in_a_fixed_order():
+    flags = "fpu sse4_2 avx512f fma avx2 avx avx512_bf16 ht"
+    assert benchmark.cpu_features(flags) == ["avx", "avx2", "fma", "avx512f", "avx512_bf16"]
+    assert benchmark.cpu_features("fpu sse4_2") == [] and benchmark.cpu_features("") == []
+
+
+@pytest.mark.parametrize(
+    ("features", "label"),
+    [
+        (["avx", "avx2", "fma", "avx512f"], "AVX-512"),
+        (["avx", "avx2"], "AVX2"),
+        (["avx"], "AVX"),
+        ([], "no AVX"),
+    ],
+)
+def test_widest_vector_unit_names_the_widest_set(features, label):
+    assert benchmark.widest_vector_unit(features) == label
+
+
+def test_caption_names_the_vector_unit_only_when_the_report_recorded_it():
+    report = {
+        "machine": {"cpu_model": "Some CPU", "usable_cores": 2, "tensorflow": "2.21.0"},
+        "settings": {
+            "started_at": "2026-11-25T00:00:00+00:00",
+            "train_images": 55_000,
+            "test_images": 10_000,
+        },
+        "baseline": {"train_seconds": 70.0},
+    }
+    assert "on Some CPU (2 cores), TensorFlow" in benchmark._table_caption(report)
+    report["machine"]["cpu_features"] = ["avx", "avx2", "fma"]
+    assert "on Some CPU (2 cores, AVX2), TensorFlow" in benchmark._table_caption(report)
 
 
 def test_unknown_preset_fails_before_training():

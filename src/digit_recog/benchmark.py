@@ -49,6 +49,8 @@ TABLE_COLUMNS = (
     "Images/s",
     "p50 ms",
 )
+# Vector instruction sets, narrowest first, as /proc/cpuinfo names them; oneDNN picks kernels by them.
+VECTOR_FEATURES = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
 THREAD_ENV_VARS = (
     "OMP_NUM_THREADS",
     "TF_NUM_INTRAOP_THREADS",
@@ -370,13 +372,37 @@ def _with_inference_ratios(measured: dict[str, dict]) -> dict[str, dict]:
 
 def cpu_model() -> str:
     """The CPU's model name from ``/proc/cpuinfo``, else what ``platform`` knows."""
+    return _cpuinfo_field("model name") or platform.processor() or "unknown"
+
+
+def cpu_features(cpuinfo_flags: str | None = None) -> list[str]:
+    """The vector instruction sets TensorFlow's CPU kernels use that this CPU has, e.g. ``["avx2", "fma"]``.
+
+    Two CPUs reported under the same model name can differ here, and so does training speed on them
+    (reports/performance.md compares an AVX2-only machine with an AVX-512 one).
+    ``cpuinfo_flags`` is the ``flags`` line of ``/proc/cpuinfo``, read from there when not given.
+    """
+    flags = set((cpuinfo_flags if cpuinfo_flags is not None else _cpuinfo_field("flags") or "").split())
+    return [feature for feature in VECTOR_FEATURES if feature in flags]
+
+
+def widest_vector_unit(features: list[str]) -> str:
+    """The widest vector instruction set in ``features``, named as vendors write it ("AVX-512", "AVX2")."""
+    for feature, label in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX")):
+        if feature in features:
+            return label
+    return "no AVX"
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    """The value of the first ``name`` line of ``/proc/cpuinfo``; None where there is no such file or line."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.split(":", 1)[0].strip() == name:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return None
 
 
 def machine_info() -> dict:
@@ -386,6 +412,7 @@ def machine_info() -> dict:
     return {
         "platform": platform.platform(),
         "cpu_model": cpu_model(),
+        "cpu_features": cpu_features(),
         "logical_cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "python": platform.python_version(),
@@ -523,11 +550,17 @@ def _table_caption(benchmark: dict) -> str:
     else:
         command, scope = "make bench", f"{settings['train_images']:,} training images"
     return (
-        f"Measured by `{command}` on {machine['cpu_model']} ({machine['usable_cores']} cores), "
+        f"Measured by `{command}` on {machine['cpu_model']} "
+        f"({machine['usable_cores']} cores{_vector_unit(machine)}), "
         f"TensorFlow {machine['tensorflow']}, {settings['started_at'][:10]}; {scope}. "
         f"{_baseline_timing(benchmark['baseline'])}"
         f"Test set of {settings['test_images']:,} images, used only to report."
     )
+
+
+def _vector_unit(machine: dict) -> str:
+    """ ", AVX2" and the like for the caption; empty for reports written before the features were recorded."""
+    return f", {widest_vector_unit(machine['cpu_features'])}" if "cpu_features" in machine else ""
 
 
 def _baseline_timing(baseline: dict) -> str:

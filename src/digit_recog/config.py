@@ -37,6 +37,7 @@ BENCHMARK_QUICK_MODELS_DIR = MODELS_DIR / "benchmark_quick"
 ACCURACY_VS_TIME_FIGURE = FIGURES_DIR / "accuracy_vs_time.png"
 ACCURACY_VS_TIME_QUICK_FIGURE = FIGURES_DIR / "accuracy_vs_time_quick.png"
 PERF_PROBE_PATH = REPORTS_DIR / "perf_probe.json"
+AUGMENT_PROBE_PATH = REPORTS_DIR / "augment_probe.json"
 ORIGINAL_RECIPE_MODEL_PATH = BENCHMARK_MODELS_DIR / "seed_seed42.keras"  # the benchmark's baseline model
 
 # Hyperparameter search (06_tune) and architecture comparison (07_architectures)
