@@ -109,3 +109,12 @@ def test_blur_by_matmul_round_trips_through_keras_serialisation():
         and again.kernel_size == (5, 5)
         and again.name == "random_blur"
     )
+
+
+def test_blur_by_matmul_takes_a_single_image_and_only_channels_last():
+    image = np.random.default_rng(2).uniform(size=(28, 28, 1)).astype(np.float32)
+    settings = {"factor": (1.0, 1.0), "kernel_size": 5, "sigma": 1.0, "value_range": (0, 1)}  # always blurs
+    blurred = np.asarray(RandomGaussianBlurByMatmul(**settings, seed=0)(image, training=True))
+    assert blurred.shape == image.shape and blurred.std() < image.std()
+    with pytest.raises(ValueError, match="channels-last"):
+        RandomGaussianBlurByMatmul(**settings, data_format="channels_first")

@@ -68,13 +68,20 @@ class RandomGaussianBlurByMatmul(layers.RandomGaussianBlur):
     Keras blurs with a depthwise convolution, which on one channel was as slow as the rest of the
     augmentation together on an AVX2 CPU (reports/performance.md). A Gaussian kernel is separable, so
     the blur of an image ``X`` is ``rows @ X @ columns.T`` with banded matrices that hold the 1-D kernels
-    (zero padding at the borders, as the convolution's "same" padding).
+    (zero padding at the borders, as the convolution's "same" padding). Channels-last images only.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.data_format != "channels_last":
+            raise ValueError(f"{type(self).__name__} takes channels-last images, got {self.data_format!r}.")
 
     def transform_images(self, images, transformation=None, training=True):
         images = self.backend.cast(images, self.compute_dtype)
         if not training or transformation is None:
             return images
+        if len(images.shape) == 3:  # one image: Keras drew its transformation as a batch of one
+            return self.transform_images(images[None], transformation, training)[0]
         # Keras's kernel blurs columns (the width) with the first sigma and rows with the second.
         sigma_width, sigma_height = transformation["blur_factor"][0], transformation["blur_factor"][1]
         rows = _gaussian_band(images.shape[1], self.kernel_size[1], sigma_height, self.compute_dtype)
