@@ -29,6 +29,18 @@ class Augmentation:
     blur: float = 0.0
 
 
+def max_filter_3x3(images):
+    """The maximum over each pixel's 3x3 neighbourhood (borders see only the pixels inside), NHWC.
+
+    Equal to ``ops.max_pool(images, 3, strides=1, padding="same")``, which on one channel was over ten
+    times slower on an AVX2 CPU: a maximum of shifted slices, rows then columns, avoids that kernel.
+    """
+    rows = ops.pad(images, [[0, 0], [1, 1], [0, 0], [0, 0]], constant_values=-np.inf)
+    rows = ops.maximum(ops.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+    columns = ops.pad(rows, [[0, 0], [0, 0], [1, 1], [0, 0]], constant_values=-np.inf)
+    return ops.maximum(ops.maximum(columns[:, :, :-2], columns[:, :, 1:-1]), columns[:, :, 2:])
+
+
 @keras.saving.register_keras_serializable(package="digit_recog")
 class RandomStrokeWidth(layers.Layer):
     """Thicken or thin each image's strokes by a random fraction of one pixel (training only).
@@ -36,6 +48,8 @@ class RandomStrokeWidth(layers.Layer):
     Grey dilation (a 3x3 max) thickens by a pixel on every side, grey erosion (a 3x3 min) thins; each
     image gets a random blend ``t`` in [-factor, factor] between itself and one of the two.
     """
+
+    max_filter = staticmethod(max_filter_3x3)
 
     def __init__(self, factor: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -46,8 +60,8 @@ class RandomStrokeWidth(layers.Layer):
     def call(self, images, training=None):
         if not training:
             return images
-        dilated = max_filter_3x3(images)
-        eroded = -max_filter_3x3(-images)
+        dilated = self.max_filter(images)
+        eroded = -self.max_filter(-images)
         amount = keras.random.uniform(
             (ops.shape(images)[0], 1, 1, 1), -self.factor, self.factor, seed=self.seed_generator
         )
@@ -65,8 +79,8 @@ class RandomStrokeWidth(layers.Layer):
 class RandomGaussianBlurByMatmul(layers.RandomGaussianBlur):
     """Keras's ``RandomGaussianBlur``, same random draws and result, computed as two small matrix products.
 
-    Keras blurs with a depthwise convolution, which on one channel was as slow as the rest of the
-    augmentation together on an AVX2 CPU (reports/performance.md). A Gaussian kernel is separable, so
+    Keras blurs with a depthwise convolution, which on one channel was about 9x slower than this on an
+    AVX2 CPU (reports/augment_probe.json, reports/performance.md). A Gaussian kernel is separable, so
     the blur of an image ``X`` is ``rows @ X @ columns.T`` with banded matrices that hold the 1-D kernels
     (zero padding at the borders, as the convolution's "same" padding). Channels-last images only.
     """
@@ -100,18 +114,6 @@ def _gaussian_band(size: int, kernel_size: int, sigma, dtype):
     offsets = ops.arange(size)[None, :] - ops.arange(size)[:, None] + half
     inside = (offsets >= 0) & (offsets < kernel_size)
     return ops.where(inside, ops.take(kernel, ops.clip(offsets, 0, kernel_size - 1)), ops.zeros((), dtype))
-
-
-def max_filter_3x3(images):
-    """The maximum over each pixel's 3x3 neighbourhood (borders see only the pixels inside), NHWC.
-
-    Equal to ``ops.max_pool(images, 3, strides=1, padding="same")``, which on one channel was ten times
-    slower on an AVX2 CPU: a maximum of shifted slices, rows then columns, is cheap anywhere.
-    """
-    rows = ops.pad(images, [[0, 0], [1, 1], [0, 0], [0, 0]], constant_values=-np.inf)
-    rows = ops.maximum(ops.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
-    columns = ops.pad(rows, [[0, 0], [0, 0], [1, 1], [0, 0]], constant_values=-np.inf)
-    return ops.maximum(ops.maximum(columns[:, :, :-2], columns[:, :, 1:-1]), columns[:, :, 2:])
 
 
 def augmentation_layers(augmentation: Augmentation) -> list[layers.Layer]:

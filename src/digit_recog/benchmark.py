@@ -559,7 +559,7 @@ def _table_caption(benchmark: dict) -> str:
 
 
 def _vector_unit(machine: dict) -> str:
-    """ ", AVX2" and the like for the caption; empty for reports written before the features were recorded."""
+    """The caption's ", AVX2" or the like; empty for reports written before CPU features were recorded."""
     return f", {widest_vector_unit(machine['cpu_features'])}" if "cpu_features" in machine else ""
 
 
