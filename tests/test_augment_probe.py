@@ -2,9 +2,12 @@
 
 import json
 
+import keras
+import numpy as np
 import pytest
 
 from digit_recog import augment_probe
+from digit_recog.augment import Augmentation, augmentation_layers
 
 
 @pytest.mark.slow
@@ -25,3 +28,21 @@ def test_probe_reports_ours_against_stock_for_every_layer_and_the_epoch(tmp_path
 def test_probe_rejects_a_budget_below_one_batch():
     with pytest.raises(SystemExit):
         augment_probe.main(["--images", "10", "--output", ""])
+
+
+def test_stock_twins_are_the_stock_ops_with_the_same_settings():
+    stroke_width, blur, rotation = augmentation_layers(Augmentation(stroke_width=0.7, blur=0.8, rotation=0.1))
+    stock_stroke, stock_blur = augment_probe.stock_twin(stroke_width), augment_probe.stock_twin(blur)
+    assert type(stock_stroke) is augment_probe.StockRandomStrokeWidth and stock_stroke.factor == 0.7
+    assert type(stock_blur) is keras.layers.RandomGaussianBlur and stock_blur.name == blur.name
+    assert (stock_blur.sigma, stock_blur.kernel_size) == (blur.sigma, blur.kernel_size)
+    assert augment_probe.stock_twin(rotation) is rotation
+
+
+def test_stock_stroke_width_does_what_ours_does():
+    images = np.random.default_rng(3).uniform(size=(8, 28, 28, 1)).astype(np.float32)
+    ours = augment_probe.RandomStrokeWidth(0.7, seed=5)
+    stock = augment_probe.StockRandomStrokeWidth(0.7, seed=5)
+    np.testing.assert_array_equal(
+        np.asarray(ours(images, training=True)), np.asarray(stock(images, training=True))
+    )

@@ -13,7 +13,6 @@ one process and in alternating rounds so that load on the machine hits both alik
 
 import argparse
 import json
-import time
 
 import keras
 import numpy as np
@@ -21,18 +20,17 @@ from keras import layers, ops
 
 from digit_recog import config, data
 from digit_recog.artifacts import write_json
-from digit_recog.augment import RandomGaussianBlurByMatmul, RandomStrokeWidth, max_filter_3x3
-from digit_recog.benchmark import machine_info
+from digit_recog.augment import (
+    RandomGaussianBlurByMatmul,
+    RandomStrokeWidth,
+    augmentation_layers,
+    max_filter_3x3,
+)
+from digit_recog.benchmark import machine_info, seconds_to_run
 from digit_recog.model import build_cnn
 from digit_recog.presets import PRESETS
 
 BATCH_SIZE = 256
-BLUR = {
-    "factor": 1.0,
-    "kernel_size": 5,
-    "sigma": PRESETS["default"].model.augmentation.blur,
-    "value_range": (0, 1),
-}
 
 
 class StockRandomStrokeWidth(RandomStrokeWidth):
@@ -41,26 +39,36 @@ class StockRandomStrokeWidth(RandomStrokeWidth):
     max_filter = staticmethod(lambda images: ops.max_pool(images, 3, strides=1, padding="same"))
 
 
+def stock_twin(layer: layers.Layer) -> layers.Layer:
+    """The stock-op version of our stroke-width or blur layer, same settings; any other layer as it is."""
+    if isinstance(layer, RandomStrokeWidth):
+        return StockRandomStrokeWidth.from_config(layer.get_config())
+    if isinstance(layer, RandomGaussianBlurByMatmul):
+        return layers.RandomGaussianBlur.from_config(layer.get_config())
+    return layer
+
+
 def layer_timings(images: np.ndarray, rounds: int) -> dict:
     """Seconds per 55,000-image epoch of each forward pass, ours and the stock op, best of ``rounds``."""
     batch = ops.convert_to_tensor(images[:BATCH_SIZE, ..., np.newaxis].astype("float32") / 255)
-    stroke_factor = PRESETS["default"].model.augmentation.stroke_width
+    chosen = augmentation_layers(PRESETS["default"].model.augmentation)
+    stroke_width = next(layer for layer in chosen if isinstance(layer, RandomStrokeWidth))
+    blur = next(layer for layer in chosen if isinstance(layer, RandomGaussianBlurByMatmul))
     passes = {
         "max_filter_3x3": max_filter_3x3,
-        "max_filter_3x3_stock": lambda x: ops.max_pool(x, 3, strides=1, padding="same"),
-        "stroke_width": RandomStrokeWidth(stroke_factor, seed=0),
-        "stroke_width_stock": StockRandomStrokeWidth(stroke_factor, seed=0),
-        "blur": RandomGaussianBlurByMatmul(**BLUR, seed=0),
-        "blur_stock": layers.RandomGaussianBlur(**BLUR, seed=0),
+        "max_filter_3x3_stock": StockRandomStrokeWidth.max_filter,
+        "stroke_width": stroke_width,
+        "stroke_width_stock": stock_twin(stroke_width),
+        "blur": blur,
+        "blur_stock": stock_twin(blur),
     }
     compiled = {name: _compiled(step) for name, step in passes.items()}
     best = dict.fromkeys(compiled, float("inf"))
     calls = 20
     for _ in range(rounds):
         for name, step in compiled.items():
-            best[name] = min(
-                best[name], _seconds(lambda step=step: [step(batch) for _ in range(calls)]) / calls
-            )
+            run_calls = lambda step=step: [step(batch) for _ in range(calls)]  # noqa: E731
+            best[name] = min(best[name], seconds_to_run(run_calls) / calls)
     batches_per_epoch = np.ceil(55_000 / BATCH_SIZE)
     return {name: round(seconds * batches_per_epoch, 3) for name, seconds in best.items()}
 
@@ -77,11 +85,13 @@ def _compiled(step):
 
 def epoch_timings(images: np.ndarray, labels: np.ndarray, rounds: int) -> dict:
     """Seconds per epoch on ``images`` of the default preset's model, our augmentation against stock."""
-    preset = PRESETS["default"]
-    models = {
-        "default_model": build_cnn(preset.model),
-        "default_model_stock": _with_stock_layers(build_cnn(preset.model)),
-    }
+    architecture = PRESETS["default"].model
+    ours = build_cnn(architecture)
+    stock_layers = [stock_twin(layer) for layer in build_cnn(architecture).layers]
+    stock = keras.Sequential(
+        [keras.Input(shape=ours.input_shape[1:]), *stock_layers], name=f"{ours.name}_stock"
+    )
+    models = {"default_model": ours, "default_model_stock": stock}
     targets = keras.utils.to_categorical(labels, config.NUM_CLASSES)
     for model in models.values():
         model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy")
@@ -90,29 +100,18 @@ def epoch_timings(images: np.ndarray, labels: np.ndarray, rounds: int) -> dict:
     for _ in range(rounds):
         for name, model in models.items():
             fit = lambda model=model: model.fit(images, targets, batch_size=BATCH_SIZE, verbose=0)  # noqa: E731
-            best[name] = min(best[name], _seconds(fit))
+            best[name] = min(best[name], seconds_to_run(fit))
     return {name: round(seconds, 3) for name, seconds in best.items()}
-
-
-def _with_stock_layers(model: keras.Sequential) -> keras.Sequential:
-    """``model`` with its stroke-width and blur layers swapped for the stock-op versions."""
-    swapped = []
-    for layer in model.layers:
-        if isinstance(layer, RandomStrokeWidth):
-            layer = StockRandomStrokeWidth(layer.factor, name=layer.name)
-        elif isinstance(layer, RandomGaussianBlurByMatmul):
-            layer = layers.RandomGaussianBlur(**BLUR, name=layer.name)
-        swapped.append(layer)
-    return keras.Sequential([keras.Input(shape=model.input_shape[1:]), *swapped], name=f"{model.name}_stock")
 
 
 def run_probe(images_count: int, rounds: int) -> dict:
     """Time everything; ratios are stock over ours (above 1: ours is faster)."""
     (images, labels), _ = data.load_mnist()
+    images, labels = images[:images_count], labels[:images_count]
     keras.utils.set_random_seed(config.SEED)
-    seconds = layer_timings(images, rounds) | epoch_timings(
-        images[:images_count], labels[:images_count], rounds
-    )
+    layer_seconds = layer_timings(images, rounds)
+    epoch_seconds = epoch_timings(images, labels, rounds)
+    seconds = layer_seconds | epoch_seconds
     speedups = {
         name: round(seconds[f"{name}_stock"] / seconds[name], 3)
         for name in seconds
@@ -120,19 +119,11 @@ def run_probe(images_count: int, rounds: int) -> dict:
     }
     return {
         "machine": machine_info(),
-        "settings": {"batch_size": BATCH_SIZE, "epoch_images": images_count, "rounds": rounds},
-        "layer_seconds_per_55000_images": {
-            name: value for name, value in seconds.items() if "model" not in name
-        },
-        "epoch_seconds": {name: value for name, value in seconds.items() if "model" in name},
+        "settings": {"batch_size": BATCH_SIZE, "epoch_images": len(images), "rounds": rounds},
+        "layer_seconds_per_55000_images": layer_seconds,
+        "epoch_seconds": epoch_seconds,
         "speedup_vs_stock": speedups,
     }
-
-
-def _seconds(call) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -330,7 +330,9 @@ def measure_all_inference(
     calls_per_round = max(1, bench.latency_calls // bench.inference_rounds)
     for _ in range(bench.inference_rounds):
         for name, model in models.items():
-            seconds = _seconds(lambda model=model: model.predict(images, batch_size=batch_size, verbose=0))
+            seconds = seconds_to_run(
+                lambda model=model: model.predict(images, batch_size=batch_size, verbose=0)
+            )
             best_seconds[name] = min(best_seconds[name], seconds)
             latencies[name] += _latencies_ms(model, image, calls_per_round)
     measured = {
@@ -345,7 +347,7 @@ def _latencies_ms(model: keras.Model, image: np.ndarray, calls: int) -> list[flo
     ``predict_on_batch`` runs the compiled predict function, as a service would; an eager
     ``model(image)`` call mostly measures Python dispatch, layer by layer (several times slower).
     """
-    return [1000 * _seconds(lambda: model.predict_on_batch(image)) for _ in range(calls)]
+    return [1000 * seconds_to_run(lambda: model.predict_on_batch(image)) for _ in range(calls)]
 
 
 def _inference_numbers(images_per_second: float, latencies_ms: list[float]) -> dict:
@@ -611,7 +613,8 @@ def log(message: str) -> None:
     print(f"[benchmark] {message}", file=sys.stderr, flush=True)
 
 
-def _seconds(call) -> float:
+def seconds_to_run(call) -> float:
+    """Wall-clock seconds that ``call()`` takes."""
     started = time.perf_counter()
     call()
     return time.perf_counter() - started
