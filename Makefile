@@ -28,8 +28,9 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $(INSTALLED)
 
-run: install ## Run the pipeline notebooks in order, in place: data, split, training, evaluation, figures
+run: install ## Run the pipeline notebooks in order, in place, then rewrite README's Results table
 	@$(MAKE) --no-print-directory notebooks RUN="$(NOTEBOOKS)"
+	$(PYTHON) -m digit_recog.results_table
 
 experiments: install ## Run the hyperparameter search (06) and the architecture comparison (07), in place
 	@$(MAKE) --no-print-directory notebooks RUN="$(EXPERIMENTS)"

@@ -27,8 +27,8 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from digit_recog import config, data, inference, train
-from digit_recog.artifacts import MissingArtifactError, atomic_path, shown_path, write_json
+from digit_recog import config, data, inference, readme, train
+from digit_recog.artifacts import MissingArtifactError, shown_path, write_json
 from digit_recog.ensemble import build_ensemble
 from digit_recog.inference import to_model_input
 from digit_recog.model import build_cnn
@@ -579,24 +579,12 @@ def update_readme(table: str, readme_path: Path = config.README_PATH) -> Path:
     Raises:
         ValueError: naming the file when the start and end markers are not both there, in order.
     """
-    readme_path = Path(readme_path)
-    text = readme_path.read_text()
-    start, end = table_markers(text, readme_path)
-    updated = text[: start + len(TABLE_START)] + "\n" + table.strip("\n") + "\n" + text[end:]
-    with atomic_path(readme_path) as tmp_path:
-        tmp_path.write_text(updated)
-    return readme_path
+    return readme.write_block(readme_path, TABLE_START, TABLE_END, table)
 
 
 def table_markers(text: str, readme_path: Path) -> tuple[int, int]:
     """Offsets of the start and end markers in ``text`` (read from ``readme_path``), checked."""
-    start, end = text.find(TABLE_START), text.find(TABLE_END)
-    if start < 0 or end < start:
-        raise ValueError(
-            f"{readme_path}: expected the markers {TABLE_START!r} then {TABLE_END!r} around the benchmark "
-            f"table; found start at {start}, end at {end} (-1: missing). Add them where the table belongs."
-        )
-    return start, end
+    return readme.block_span(text, readme_path, TABLE_START, TABLE_END)
 
 
 def read_benchmark(path: Path) -> dict:
