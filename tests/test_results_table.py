@@ -29,6 +29,7 @@ def fake_reports() -> dict[str, dict]:
             "val_images": 5000,
             "train_config": {"seed": 43},
         },
+        "other_writers": {"images": 1797, "accuracy": {"shipped": 0.95321, "original_recipe": 0.8811}},
         "benchmark": {
             "baseline": {
                 "description": "The original CNN (100,000 parameters, Adam).",
@@ -78,6 +79,10 @@ def test_render_quotes_each_number_from_its_report():
         "97.50% (`make bench` baseline)",
     ]
     assert rows["validation accuracy (5,000 held-out training images)"] == ["99.10%", "–"]
+    assert rows["accuracy on other writers' digits (scikit-learn's 1,797, MNIST-style; `08_robustness`)"] == [
+        "95.32%",
+        "88.11%",
+    ]
     assert rows["parameters"] == ["123,456", "100,000"]
     assert rows["training time"] == [
         "88 s (`03_train` run); 91 s in the benchmark",
@@ -99,7 +104,9 @@ def test_render_leaves_out_what_the_reports_do_not_have():
     reports["training"]["train_config"]["seed"] = 7  # a seed the benchmark never trained
     reports["benchmark"]["baseline"]["description"] = "The original CNN."
     del reports["benchmark"]["baseline"]["train_seconds_runs"]
+    del reports["other_writers"]["accuracy"]["original_recipe"]  # 08 ran before make bench
     rows = rendered_rows(reports)
+    assert rows[next(label for label in rows if label.startswith("accuracy on other"))] == ["95.32%", "–"]
     assert rows["parameters"] == ["–", "–"]
     assert rows["training time"] == ["88 s (`03_train` run)", "60 s (benchmark)"]
 
@@ -109,6 +116,7 @@ def test_render_leaves_out_what_the_reports_do_not_have():
     [
         ("metrics", "notebooks/04_evaluate.ipynb"),
         ("training", "notebooks/03_train.ipynb"),
+        ("other_writers", "notebooks/08_robustness.ipynb"),
         ("benchmark", "make bench"),
     ],
 )

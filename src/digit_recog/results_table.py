@@ -24,11 +24,13 @@ RESULTS_END = "<!-- results-table:end -->"
 WRITTEN_BY = {
     "metrics": "notebooks/04_evaluate.ipynb",
     "training": "notebooks/03_train.ipynb",
+    "other_writers": "notebooks/08_robustness.ipynb",
     "benchmark": "`make bench`",
 }
 REQUIRED_KEYS = {
     "metrics": ("preset", "test_accuracy", "test_errors", "test_samples", "test_loss", "validation_accuracy"),
     "training": ("preset", "train_seconds", "val_images", "train_config"),
+    "other_writers": ("images", "accuracy"),
     "benchmark": ("baseline", "presets", "machine", "settings"),
 }
 
@@ -39,6 +41,7 @@ class ReportPaths:
 
     metrics: Path = config.METRICS_PATH
     training: Path = config.TRAINING_SUMMARY_PATH
+    other_writers: Path = config.OTHER_WRITERS_PATH
     benchmark: Path = config.BENCHMARK_PATH
 
     @classmethod
@@ -50,7 +53,7 @@ class ReportPaths:
 
 
 def load_reports(paths: ReportPaths) -> dict[str, dict]:
-    """``{"metrics": ..., "training": ..., "benchmark": ...}``, each checked for the keys the table reads.
+    """Each report the table reads (a key of ``WRITTEN_BY``), checked for the keys it needs.
 
     Raises:
         MissingArtifactError: naming a missing report and what writes it.
@@ -80,6 +83,7 @@ def read_report(path: Path, name: str) -> dict:
 def render(reports: dict[str, dict]) -> str:
     """The Results block: a markdown table (shipped model against the original recipe) and a caption."""
     metrics, training, benchmark = reports["metrics"], reports["training"], reports["benchmark"]
+    other_writers = reports["other_writers"]
     baseline = benchmark["baseline"]
     rows = [
         (
@@ -96,6 +100,12 @@ def render(reports: dict[str, dict]) -> str:
             f"validation accuracy ({training['val_images']:,} held-out training images)",
             f"{metrics['validation_accuracy']:.2%}",
             "–",
+        ),
+        (
+            f"accuracy on other writers' digits (scikit-learn's {other_writers['images']:,}, MNIST-style; "
+            "`08_robustness`)",
+            _percent(other_writers["accuracy"].get("shipped")),
+            _percent(other_writers["accuracy"].get("original_recipe")),
         ),
         ("parameters", _count(metrics.get("parameters")), _count(baseline_parameters(baseline))),
         ("training time", _shipped_training_time(training, benchmark), _baseline_training_time(baseline)),
@@ -120,6 +130,10 @@ def benchmark_seconds(benchmark: dict, preset: str, seed: int) -> float | None:
 
 def _markdown_row(cells: tuple[str, ...]) -> str:
     return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
 
 
 def _count(value: int | None) -> str:

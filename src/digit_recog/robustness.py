@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from scipy import ndimage
 
-from digit_recog.artifacts import atomic_path
+from digit_recog.artifacts import atomic_path, write_json
 from digit_recog.preprocess import NoDigitFoundError, preprocess_array
 
 Perturbation = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
@@ -227,6 +227,14 @@ def save_table(table: pd.DataFrame, path: Path) -> Path:
     with atomic_path(path) as tmp_path:
         table.to_csv(tmp_path, index=False)
     return Path(path)
+
+
+def save_other_writers(accuracies: dict[str, float], images: int, path: Path) -> Path:
+    """Write each model's accuracy on the other writers' digits (``{"shipped": 0.96, ...}``) as JSON.
+
+    The README's Results table quotes it (:mod:`digit_recog.results_table`).
+    """
+    return write_json({"images": images, "accuracy": accuracies}, path)
 
 
 def examples_figure(image: np.ndarray, strengths: dict[str, list[float]], seed: int = 0) -> Figure:
