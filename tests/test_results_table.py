@@ -94,7 +94,8 @@ def test_render_captions_the_test_loss_seed_and_benchmark_machine():
     caption = results_table.render(fake_reports()).strip().splitlines()[-1]
     assert caption == (
         "Shipped model: seed 43 of the `default` preset, test loss 0.321. "
-        "Benchmark: Test CPU (4 cores, no GPU), 2030-01-02."
+        "Benchmark: Test CPU (4 cores, no GPU), 2030-01-02. The `03_train` time is from whichever machine "
+        "last ran that notebook: compare it with the benchmark's only if that was the same one."
     )
 
 

@@ -158,7 +158,9 @@ def _caption(metrics: dict, training: dict, benchmark: dict) -> str:
     return (
         f"Shipped model: seed {training['train_config']['seed']} of the `{metrics['preset']}` preset, "
         f"test loss {metrics['test_loss']:.3f}. Benchmark: {machine['cpu_model']} "
-        f"({machine['usable_cores']} cores{gpu}), {settings['started_at'][:10]}."
+        f"({machine['usable_cores']} cores{gpu}), {settings['started_at'][:10]}. The `03_train` time is "
+        "from whichever machine last ran that notebook: compare it with the benchmark's only if that was "
+        "the same one."
     )
 
 
