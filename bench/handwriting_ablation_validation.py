@@ -9,39 +9,22 @@ Each training takes about 6-7 minutes on 2 AVX2 cores; the results are in report
 
 import json
 import sys
-from dataclasses import replace
 
-import keras
+from handwriting_ablation import WITHOUT_STROKE_WIDTH_AND_BLUR, load_ablation_data, scores, train_default
 
-from digit_recog import config, data, presets, robustness, train
-from digit_recog.inference import accuracy
-from digit_recog.model import build_cnn
+from digit_recog import data
 
-VARIANTS = {"default": {}, "default_noHW": {"stroke_width": 0.0, "blur": 0.0}}
+VARIANTS = {"default": {}, "default_noHW": WITHOUT_STROKE_WIDTH_AND_BLUR}
 with open(sys.argv[1], "a") as out:
     (images, labels), _ = data.load_mnist()
-    train_idx, val_idx = data.split_train_validation(labels, config.VALIDATION_SIZE, config.SEED)
-    other_images, other_labels = robustness.other_writers_digits()
+    parts = load_ablation_data(images, labels)
     for seed in (42, 43, 44):
-        for name, aug in VARIANTS.items():
-            preset = presets.get_preset("default", seed=seed)
-            model_config = replace(preset.model, augmentation=replace(preset.model.augmentation, **aug))
-            keras.utils.set_random_seed(seed)
-            model = build_cnn(model_config)
-            result = train.train_model(
-                model,
-                images[train_idx],
-                labels[train_idx],
-                images[val_idx],
-                labels[val_idx],
-                preset.train,
-                verbose=0,
-            )
+        for name, overrides in VARIANTS.items():
+            model, result = train_default(seed, overrides, parts)
             row = {
                 "variant": name,
                 "seed": seed,
-                "val_accuracy": accuracy(model, images[val_idx], labels[val_idx]),
-                "other_writers_accuracy": accuracy(model, other_images, other_labels),
+                **scores(model, parts),
                 "best_epoch": result.best_epoch,
                 "train_seconds": round(result.train_seconds, 1),
             }

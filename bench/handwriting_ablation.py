@@ -1,0 +1,65 @@
+"""What the two handwriting-ablation scripts share: the data, one training of the default preset, its scores.
+
+Run the scripts, not this file: handwriting_ablation_validation.py and handwriting_ablation_test.py.
+"""
+
+from dataclasses import dataclass, replace
+
+import keras
+import numpy as np
+
+from digit_recog import config, data, presets, robustness, train
+from digit_recog.inference import accuracy
+from digit_recog.model import build_cnn
+
+WITHOUT_STROKE_WIDTH_AND_BLUR = {"stroke_width": 0.0, "blur": 0.0}
+
+
+@dataclass(frozen=True)
+class AblationData:
+    """The training and validation parts of the project's split, and the other writers' digits."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    other_images: np.ndarray
+    other_labels: np.ndarray
+
+
+def load_ablation_data(images: np.ndarray, labels: np.ndarray) -> AblationData:
+    """Split MNIST's training images as the project does, and load the other writers' digits."""
+    train_idx, val_idx = data.split_train_validation(labels, config.VALIDATION_SIZE, config.SEED)
+    other_images, other_labels = robustness.other_writers_digits()
+    return AblationData(
+        images[train_idx], labels[train_idx], images[val_idx], labels[val_idx], other_images, other_labels
+    )
+
+
+def train_default(seed: int, augmentation_overrides: dict, parts: AblationData):
+    """Train the default preset with ``seed`` and its augmentation changed by ``augmentation_overrides``.
+
+    Returns the model (weights of the lowest validation loss) and its ``TrainingResult``.
+    """
+    preset = presets.get_preset("default", seed=seed)
+    augmentation = replace(preset.model.augmentation, **augmentation_overrides)
+    keras.utils.set_random_seed(seed)
+    model = build_cnn(replace(preset.model, augmentation=augmentation))
+    result = train.train_model(
+        model,
+        parts.train_images,
+        parts.train_labels,
+        parts.val_images,
+        parts.val_labels,
+        preset.train,
+        verbose=0,
+    )
+    return model, result
+
+
+def scores(model: keras.Model, parts: AblationData) -> dict:
+    """Accuracy on the validation images and on the other writers' digits."""
+    return {
+        "val_accuracy": accuracy(model, parts.val_images, parts.val_labels),
+        "other_writers_accuracy": accuracy(model, parts.other_images, parts.other_labels),
+    }
