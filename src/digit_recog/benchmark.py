@@ -500,8 +500,8 @@ def readme_table(benchmark: dict) -> str:
     """A markdown table of a benchmark report: one row for the baseline, each preset and the ensemble."""
     inference, baseline = benchmark["inference"], benchmark["baseline"]
     rows = [
-        _markdown_row(TABLE_COLUMNS),
-        _markdown_row(["---"] + ["---:"] * (len(TABLE_COLUMNS) - 1)),
+        readme.markdown_row(TABLE_COLUMNS),
+        readme.markdown_row(["---"] + ["---:"] * (len(TABLE_COLUMNS) - 1)),
         _table_row(
             f"{baseline['preset']} (baseline: the original recipe)",
             1,
@@ -538,11 +538,9 @@ def _table_row(label: str, seeds: int, accuracies: list, seconds: float, time_ra
     images_per_second = f"{speed['images_per_second']:,.0f}" if speed else "–"
     p50 = f"{speed['latency_ms_p50']:.2f}" if speed else "–"
     train_seconds = f"{seconds:,.0f}" if seconds >= 100 else f"{seconds:.1f}"
-    return _markdown_row([label, seeds, accuracy, train_seconds, f"{time_ratio:.2f}", images_per_second, p50])
-
-
-def _markdown_row(cells: list) -> str:
-    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+    return readme.markdown_row(
+        [label, seeds, accuracy, train_seconds, f"{time_ratio:.2f}", images_per_second, p50]
+    )
 
 
 def _table_caption(benchmark: dict) -> str:

@@ -39,3 +39,8 @@ def write_block(path: Path, start_marker: str, end_marker: str, block: str) -> P
     with atomic_path(path) as tmp_path:
         tmp_path.write_text(updated)
     return path
+
+
+def markdown_row(cells) -> str:
+    """One row of a markdown table; an empty cell is written as a single space."""
+    return "|" + "|".join(f" {cell} " if cell != "" else " " for cell in map(str, cells)) + "|"

@@ -110,7 +110,7 @@ def render(reports: dict[str, dict]) -> str:
         ("parameters", _count(metrics.get("parameters")), _count(baseline_parameters(baseline))),
         ("training time", _shipped_training_time(training, benchmark), _baseline_training_time(baseline)),
     ]
-    table = "\n".join([_markdown_row(rows[0]), "|---|---|---|", *map(_markdown_row, rows[1:])])
+    table = "\n".join([readme.markdown_row(rows[0]), "|---|---|---|", *map(readme.markdown_row, rows[1:])])
     return table + "\n\n" + _caption(metrics, training, benchmark) + "\n"
 
 
@@ -126,10 +126,6 @@ def benchmark_seconds(benchmark: dict, preset: str, seed: int) -> float | None:
     if seed not in summary.get("seeds", []):
         return None
     return summary["train_seconds"][summary["seeds"].index(seed)]
-
-
-def _markdown_row(cells: tuple[str, ...]) -> str:
-    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
 
 
 def _percent(value: float | None) -> str:
