@@ -67,3 +67,11 @@ def test_failed_write_keeps_the_old_file(tmp_path):
 def test_missing_artefact_names_the_notebook(tmp_path):
     with pytest.raises(artifacts.MissingArtifactError, match="run notebooks/04_evaluate.ipynb first"):
         artifacts.read_json(tmp_path / "metrics.json", produced_by="04_evaluate.ipynb")
+
+
+def test_corrupt_artefact_names_the_file_and_the_notebook(tmp_path):
+    (tmp_path / "metrics.json").write_text('{"test_accuracy": 0.99')  # cut off mid-write
+    with pytest.raises(
+        ValueError, match=r"metrics\.json is not valid JSON .*run notebooks/04_evaluate\.ipynb again"
+    ):
+        artifacts.read_json(tmp_path / "metrics.json", produced_by="04_evaluate.ipynb")

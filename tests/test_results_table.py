@@ -137,6 +137,16 @@ def test_a_report_without_a_needed_key_names_the_file_and_the_key(tmp_path):
         results_table.load_reports(paths)
 
 
+def test_a_corrupt_report_names_the_file_and_what_writes_it(project):
+    _, folder = project
+    paths = results_table.ReportPaths.under(folder)
+    paths.other_writers.write_text("{not json")
+    with pytest.raises(
+        ValueError, match=r"other_writers\.json is not valid JSON .*08_robustness\.ipynb again"
+    ):
+        results_table.load_reports(paths)
+
+
 def test_main_writes_the_block_between_the_markers_and_keeps_the_rest(project):
     readme_path, folder = project
     assert results_table.main(["--readme", str(readme_path), "--reports-dir", str(folder)]) == 0

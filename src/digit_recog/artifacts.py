@@ -59,7 +59,15 @@ def write_json(data: Any, path: Path) -> Path:
 
 def read_json(path: Path, produced_by: str) -> Any:
     """Read a JSON artefact, raising :class:`MissingArtifactError` if it is absent."""
-    return json.loads(require(path, produced_by).read_text())
+    return parse_json(require(path, produced_by), f"run notebooks/{produced_by} again to rewrite it")
+
+
+def parse_json(path: Path, remedy: str) -> Any:
+    """The JSON in the file at ``path``; if it is not JSON, a ValueError naming the file and ``remedy``."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{shown_path(Path(path))} is not valid JSON ({error}): {remedy}.") from error
 
 
 def shown_path(path: Path) -> str:

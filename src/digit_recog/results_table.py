@@ -8,7 +8,6 @@ rewrites it after the notebooks, from the reports they (and `make bench`) wrote.
 """
 
 import argparse
-import json
 import re
 import sys
 from dataclasses import dataclass, fields
@@ -16,7 +15,7 @@ from itertools import zip_longest
 from pathlib import Path
 
 from digit_recog import config, readme
-from digit_recog.artifacts import MissingArtifactError, shown_path
+from digit_recog.artifacts import MissingArtifactError, parse_json, shown_path
 
 RESULTS_START = "<!-- results-table:start -->"
 RESULTS_END = "<!-- results-table:end -->"
@@ -70,7 +69,7 @@ def read_report(path: Path, name: str) -> dict:
             f"{shown_path(path)} does not exist yet: run {WRITTEN_BY[name]} first "
             f"(the README's Results table is rendered from it)."
         )
-    report = json.loads(path.read_text())
+    report = parse_json(path, f"run {WRITTEN_BY[name]} again to rewrite it")
     missing = [key for key in REQUIRED_KEYS[name] if key not in report]
     if missing:
         raise ValueError(
