@@ -1,13 +1,17 @@
 """Augmentation: each transform acts in training only, and stroke width moves ink the right way."""
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
 
 from digit_recog.augment import (
     Augmentation,
+    RandomAffine,
     RandomGaussianBlurByMatmul,
     RandomStrokeWidth,
+    affine_matrices,
     augmentation_layers,
     is_augmentation,
     max_filter_3x3,
@@ -43,18 +47,26 @@ def test_stroke_width_layer_round_trips_through_its_config():
     assert (again.factor, again.seed, again.name) == (0.5, 3, "random_stroke_width")
 
 
-def test_every_transform_has_a_layer_named_random():
+@pytest.mark.parametrize(
+    ("chained", "geometry"),
+    [(False, ["random_affine"]), (True, ["random_rotation", "random_zoom", "random_translation"])],
+)
+def test_every_transform_has_a_layer_named_random(chained, geometry):
     chosen = augmentation_layers(
-        Augmentation(rotation=0.1, zoom=0.1, translation=0.1, stroke_width=0.5, blur=1)
+        Augmentation(
+            rotation=0.1, zoom=0.1, translation=0.1, stroke_width=0.5, blur=1, chained_geometry=chained
+        )
     )
-    assert len(chosen) == 5 and all(layer.name.startswith("random_") for layer in chosen)
+    assert [layer.name for layer in chosen] == ["random_stroke_width", "random_blur", *geometry]
     assert augmentation_layers(Augmentation()) == []
+    assert augmentation_layers(Augmentation(chained_geometry=True)) == []
 
 
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(4))
 def test_builtin_transforms_change_images_only_in_training(index, strokes):
     keras.utils.set_random_seed(0)  # before the layer exists, so its random draws are the same every run
-    layer = augmentation_layers(Augmentation(rotation=0.1, zoom=0.1, blur=1.0))[index]
+    layers = augmentation_layers(Augmentation(rotation=0.1, zoom=0.1, blur=1.0, chained_geometry=True))
+    layer = [*layers, RandomAffine(0.1, 0.1, 0.1)][index]
     np.testing.assert_allclose(np.asarray(layer(strokes, training=False)), strokes, atol=1e-6)
     # Blur reaches each image with probability 1/2: 64 images make "none changed" vanishingly unlikely.
     assert not np.allclose(np.asarray(layer(np.repeat(strokes, 32, axis=0), training=True)), strokes[0])
@@ -68,10 +80,11 @@ def test_preview_shows_each_copy_differently(strokes):
 
 
 def test_every_augmentation_layer_is_recognised_by_type():
-    chosen = augmentation_layers(
-        Augmentation(rotation=0.1, zoom=0.1, translation=0.1, stroke_width=0.5, blur=1)
+    augmentation = Augmentation(rotation=0.1, zoom=0.1, translation=0.1, stroke_width=0.5, blur=1)
+    chosen = augmentation_layers(augmentation) + augmentation_layers(
+        replace(augmentation, chained_geometry=True)
     )
-    assert all(is_augmentation(layer) for layer in chosen)
+    assert len(chosen) == 8 and all(is_augmentation(layer) for layer in chosen)
     assert not is_augmentation(keras.layers.Rescaling(1 / 255, name="random_but_not_augmentation"))
 
 
@@ -118,3 +131,65 @@ def test_blur_by_matmul_takes_a_single_image_and_only_channels_last():
     assert blurred.shape == image.shape and blurred.std() < image.std()
     with pytest.raises(ValueError, match="channels-last"):
         RandomGaussianBlurByMatmul(**settings, data_format="channels_first")
+
+
+def _affine(images, angle=0.0, zoom=1.0, shift_x=0.0, shift_y=0.0):
+    transform = affine_matrices(
+        *(np.full(len(images), v, "float32") for v in (angle, zoom, shift_x, shift_y)), (28, 28)
+    )
+    return np.asarray(keras.ops.image.affine_transform(images, transform))
+
+
+@pytest.mark.parametrize(
+    ("stock", "ours"),
+    [
+        (keras.layers.RandomRotation((0.05, 0.05), fill_mode="constant"), {"angle": 0.05 * 2 * np.pi}),
+        (keras.layers.RandomZoom((0.2, 0.2), fill_mode="constant"), {"zoom": 1.2}),
+        (keras.layers.RandomZoom((-0.15, -0.15), fill_mode="constant"), {"zoom": 0.85}),
+        (
+            keras.layers.RandomTranslation((0.1, 0.1), (-0.2, -0.2), fill_mode="constant"),
+            {"shift_x": -5.6, "shift_y": 2.8},
+        ),
+    ],
+)
+def test_affine_matrices_move_pixels_as_keras_layers_do(stock, ours):
+    images = np.random.default_rng(4).uniform(size=(2, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(_affine(images, **ours), np.asarray(stock(images, training=True)), atol=1e-4)
+
+
+def test_affine_matrices_compose_shift_after_rotation_about_the_centre():
+    dot = np.zeros((1, 28, 28, 1), np.float32)
+    dot[0, 10, 12] = 1
+    moved = _affine(dot, angle=np.pi / 2, shift_x=3, shift_y=-2)  # quarter turn: (10, 12) -> (15, 10)
+    assert [tuple(p) for p in np.argwhere(moved[0, ..., 0] > 0.5)] == [(13, 13)]
+
+
+def test_random_affine_draws_within_its_limits_and_only_in_training():
+    keras.utils.set_random_seed(0)
+    dot = np.zeros((256, 28, 28, 1), np.float32)
+    dot[:, 13:15, 13:15] = 1
+    layer = RandomAffine(rotation=0.0, zoom=0.0, translation=0.1)
+    np.testing.assert_array_equal(np.asarray(layer(dot, training=False)), dot)
+    moved = np.asarray(layer(dot, training=True))[..., 0]
+    rows = (moved.sum(axis=2) * np.arange(28)).sum(axis=1) / moved.sum(axis=(1, 2))
+    assert np.abs(rows - 13.5).max() <= 2.8 + 1e-3 and np.abs(rows - 13.5).max() > 2.0  # +-0.1 of 28 pixels
+    assert len({round(r, 3) for r in rows}) > 100
+
+
+def test_random_affine_round_trips_through_keras_serialisation():
+    layer = RandomAffine(0.03, 0.1, 0.2, seed=5, name="random_affine")
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert isinstance(again, RandomAffine)
+    assert (again.rotation, again.zoom, again.translation, again.seed) == (0.03, 0.1, 0.2, 5)
+
+
+def test_blur_factor_sets_how_many_images_get_blurred(strokes):
+    images = np.repeat(strokes, 32, axis=0)
+    keras.utils.set_random_seed(0)
+    [every] = augmentation_layers(Augmentation(blur=1.0, blur_factor=(1.0, 1.0)))
+    [some] = augmentation_layers(Augmentation(blur=1.0))
+    changed = [
+        (~np.isclose(np.asarray(layer(images, training=True)), images).all(axis=(1, 2, 3))).sum()
+        for layer in (every, some)
+    ]
+    assert changed[0] == len(images) and 0 < changed[1] < len(images)

@@ -17,10 +17,18 @@ def test_probe_reports_ours_against_stock_for_every_layer_and_the_epoch(tmp_path
     assert json.loads(output.read_text()) == json.loads(json.dumps(report))
     layers = report["layer_seconds_per_55000_images"]
     assert set(layers) == {
-        f"{name}{stock}" for name in ("max_filter_3x3", "stroke_width", "blur") for stock in ("", "_stock")
+        f"{name}{stock}"
+        for name in ("max_filter_3x3", "stroke_width", "blur", "geometry")
+        for stock in ("", "_stock")
     }
     assert set(report["epoch_seconds"]) == {"default_model", "default_model_stock"}
-    assert set(report["speedup_vs_stock"]) == {"max_filter_3x3", "stroke_width", "blur", "default_model"}
+    assert set(report["speedup_vs_stock"]) == {
+        "max_filter_3x3",
+        "stroke_width",
+        "blur",
+        "geometry",
+        "default_model",
+    }
     assert all(seconds > 0 for seconds in [*layers.values(), *report["epoch_seconds"].values()])
     assert "cpu_features" in report["machine"]
 
@@ -31,12 +39,17 @@ def test_probe_rejects_a_budget_below_one_batch():
 
 
 def test_stock_twins_are_the_stock_ops_with_the_same_settings():
-    stroke_width, blur, rotation = augmentation_layers(Augmentation(stroke_width=0.7, blur=0.8, rotation=0.1))
-    stock_stroke, stock_blur = augment_probe.stock_twin(stroke_width), augment_probe.stock_twin(blur)
+    stroke_width, blur, geometry = augmentation_layers(
+        Augmentation(stroke_width=0.7, blur=0.8, rotation=0.1, zoom=0.2, translation=0.05)
+    )
+    [stock_stroke], [stock_blur] = augment_probe.stock_twins(stroke_width), augment_probe.stock_twins(blur)
     assert type(stock_stroke) is augment_probe.StockRandomStrokeWidth and stock_stroke.factor == 0.7
     assert type(stock_blur) is keras.layers.RandomGaussianBlur and stock_blur.name == blur.name
     assert (stock_blur.sigma, stock_blur.kernel_size) == (blur.sigma, blur.kernel_size)
-    assert augment_probe.stock_twin(rotation) is rotation
+    rotation, zoom, translation = augment_probe.stock_twins(geometry)
+    assert (rotation.factor, zoom.height_factor, translation.width_factor) == ((-0.1, 0.1), 0.2, 0.05)
+    scaling = keras.layers.Rescaling(0.5)
+    assert augment_probe.stock_twins(scaling) == [scaling]
 
 
 def test_stock_stroke_width_does_what_ours_does():

@@ -234,3 +234,66 @@ def test_every_probe_variant_builds_and_unknown_ones_are_rejected():
         assert build_cnn(variant.model, name=name).count_params() > 0
     with pytest.raises(KeyError, match="no_such_variant"):
         perf_probe.ProbeConfig(variants=("no_such_variant",))
+
+
+def committed_style_report(**default_changes) -> dict:
+    """A small report whose ``default`` entry records the current recipe, changed by ``default_changes``."""
+    recipe = benchmark.recipe_of(PRESETS["default"])
+    recipe["train"].update(default_changes)
+    summary = {
+        "description": PRESETS["default"].description,
+        "recipe": recipe,
+        "seeds": [42],
+        "test_accuracy": [0.99],
+        "train_seconds": [10.0],
+        "train_seconds_mean": 10.0,
+        "time_ratio_vs_baseline": 1.0,
+    }
+    ensemble = {
+        "preset": "default",
+        "members": 1,
+        "seeds": [42],
+        "test_accuracy": 0.99,
+        "train_seconds": 10.0,
+    }
+    return {
+        "machine": {"cpu_model": "Test CPU", "usable_cores": 2, "tensorflow": "2.x"},
+        "baseline": {"preset": "seed", "test_accuracy": 0.98, "train_seconds": 10.0},
+        "presets": {"default": summary, "ensemble": ensemble | {"time_ratio_vs_baseline": 1.0}},
+        "inference": {},
+        "settings": {
+            "presets": ["default"],
+            "train_images": 100,
+            "test_images": 10,
+            "started_at": "2030-01-01",
+        },
+    }
+
+
+def test_a_report_of_the_current_recipe_is_current_and_unmarked():
+    report = committed_style_report()
+    assert benchmark.is_current(report, "default") and benchmark.is_current(report, "ensemble")
+    assert benchmark.EARLIER_VERSION not in benchmark.readme_table(report)
+
+
+def test_rows_of_an_earlier_recipe_are_marked_in_the_table_and_caption():
+    report = committed_style_report(epochs=PRESETS["default"].train.epochs + 1)
+    assert not benchmark.is_current(report, "default") and not benchmark.is_current(report, "ensemble")
+    table = benchmark.readme_table(report)
+    assert f"| default ({benchmark.EARLIER_VERSION}) |" in table
+    assert "before it last changed" in table
+
+
+def test_reports_without_a_recipe_are_judged_by_their_description():
+    report = committed_style_report()
+    del report["presets"]["default"]["recipe"]
+    assert benchmark.is_current(report, "default")
+    report["presets"]["default"]["description"] = "An older description."
+    assert not benchmark.is_current(report, "default")
+
+
+@pytest.mark.slow
+def test_each_preset_entry_records_its_recipe(tiny_run):
+    _, written, _ = tiny_run
+    assert written["presets"]["default"]["recipe"] == benchmark.recipe_of(PRESETS["default"])
+    assert benchmark.is_current(written, "default") and benchmark.is_current(written, "ensemble")

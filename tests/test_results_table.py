@@ -6,6 +6,8 @@ import pytest
 
 from digit_recog import readme, results_table
 from digit_recog.artifacts import MissingArtifactError
+from digit_recog.benchmark import recipe_of
+from digit_recog.presets import PRESETS
 from digit_recog.results_table import RESULTS_END, RESULTS_START
 
 BEFORE, AFTER = "# Title\n\n## Results\n\nWhere the numbers come from.\n\n", "\n\nProse after.\n"
@@ -37,7 +39,13 @@ def fake_reports() -> dict[str, dict]:
                 "train_seconds": 60.2,
                 "train_seconds_runs": [58.0, 62.4],
             },
-            "presets": {"default": {"seeds": [42, 43], "train_seconds": [95.0, 91.4]}},
+            "presets": {
+                "default": {
+                    "seeds": [42, 43],
+                    "train_seconds": [95.0, 91.4],
+                    "recipe": recipe_of(PRESETS["default"]),
+                }
+            },
             "machine": {"cpu_model": "Test CPU", "usable_cores": 4, "gpus": []},
             "settings": {"started_at": "2030-01-02T03:04:05+00:00"},
         },
@@ -204,3 +212,10 @@ def test_read_block_returns_what_write_block_wrote(tmp_path):
     readme.write_block(path, "<!-- s -->", "<!-- e -->", "\nnew\nlines\n\n")
     assert readme.read_block(path, "<!-- s -->", "<!-- e -->") == "new\nlines"
     assert path.read_text() == "a\n<!-- s -->\nnew\nlines\n<!-- e -->\nz\n"
+
+
+def test_training_time_leaves_out_a_benchmark_of_an_earlier_version_of_the_preset():
+    reports = fake_reports()
+    assert rendered_rows(reports)["training time"][0] == "88 s (`03_train` run); 91 s in the benchmark"
+    reports["benchmark"]["presets"]["default"]["recipe"]["train"]["epochs"] += 1
+    assert rendered_rows(reports)["training time"][0] == "88 s (`03_train` run)"

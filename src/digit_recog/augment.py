@@ -1,7 +1,9 @@
 """Training-time augmentation: the ways real handwriting differs from MNIST, as Keras layers.
 
-Geometry (rotation, zoom, shift) uses Keras's own preprocessing layers. Stroke width and blur, which
-set apart a marker from a pencil and a phone photo from a scan, are the two added here. All of them act
+Geometry (rotation, zoom, shift) is one random affine transform per image, drawn as Keras's
+``RandomRotation``, ``RandomZoom`` and ``RandomTranslation`` draw theirs, resampled once; or, with
+``chained_geometry``, those three layers one after another. Stroke width and blur, which set apart a
+marker from a pencil and a phone photo from a scan, are the other two added here. All of them act
 only when ``training=True``; :func:`digit_recog.model.inference_model` drops them before a model is
 saved, so a saved model holds only built-in layers and loads with plain Keras.
 """
@@ -19,7 +21,11 @@ class Augmentation:
 
     ``rotation`` is a fraction of a full turn, ``zoom`` and ``translation`` fractions of the image
     size, ``stroke_width`` the largest share (0-1) of a one-pixel thickening or thinning of the strokes,
-    ``blur`` the largest standard deviation (pixels) of a Gaussian blur.
+    ``blur`` the largest standard deviation (pixels) of a Gaussian blur, and ``blur_factor`` Keras's
+    ``factor`` for it: the chance of blurring an image is drawn uniformly from this range (1.0, i.e. 0 to
+    1: half the images; ``(1.0, 1.0)``: all of them). ``chained_geometry`` applies
+    rotation, zoom and shift as Keras's three layers, each resampling the image (bilinear), instead of as
+    one :class:`RandomAffine`; three resamplings soften the digit more (see reports/performance.md).
     """
 
     rotation: float = 0.0
@@ -27,6 +33,8 @@ class Augmentation:
     translation: float = 0.0
     stroke_width: float = 0.0
     blur: float = 0.0
+    blur_factor: float | tuple[float, float] = 1.0
+    chained_geometry: bool = False
 
 
 def max_filter_3x3(images):
@@ -105,6 +113,71 @@ class RandomGaussianBlurByMatmul(layers.RandomGaussianBlur):
         return ops.clip(ops.where(chosen, blurred, images), self.value_range[0], self.value_range[1])
 
 
+@keras.saving.register_keras_serializable(package="digit_recog")
+class RandomAffine(layers.Layer):
+    """Rotate, zoom and shift each image by random amounts in one bilinear resampling (training only).
+
+    The amounts follow Keras's layers: an angle uniform in ``+-rotation`` of a full turn, one zoom
+    factor for both axes uniform in ``1 +- zoom`` (above 1 zooms out), and a shift uniform in
+    ``+-translation`` of the image size along each axis; areas from outside the image are black.
+    """
+
+    def __init__(self, rotation: float, zoom: float, translation: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rotation, self.zoom, self.translation, self.seed = rotation, zoom, translation, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
+        draws = keras.random.uniform((batch, 4), -1.0, 1.0, seed=self.seed_generator)
+        transform = affine_matrices(
+            angle=draws[:, 0] * self.rotation * 2 * np.pi,
+            zoom=1.0 + draws[:, 1] * self.zoom,
+            shift_x=draws[:, 2] * self.translation * width,
+            shift_y=draws[:, 3] * self.translation * height,
+            size=(height, width),
+        )
+        return ops.image.affine_transform(images, transform, data_format="channels_last")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return super().get_config() | {
+            "rotation": self.rotation,
+            "zoom": self.zoom,
+            "translation": self.translation,
+            "seed": self.seed,
+        }
+
+
+def affine_matrices(angle, zoom, shift_x, shift_y, size: tuple[int, int]):
+    """Keras's 8-number transforms (output pixel to input pixel) that rotate by ``angle`` (radians),
+    scale by ``1 / zoom`` about the image centre, then shift by ``(shift_x, shift_y)`` pixels.
+
+    Each argument but ``size`` is a vector with one value per image; returns an array (images, 8).
+    """
+    centre_y, centre_x = (size[0] - 1) / 2, (size[1] - 1) / 2
+    cos, sin = ops.cos(angle) * zoom, ops.sin(angle) * zoom
+    from_x, from_y = centre_x + shift_x, centre_y + shift_y
+    zeros = ops.zeros_like(cos)
+    return ops.stack(
+        [
+            cos,
+            -sin,
+            centre_x - cos * from_x + sin * from_y,
+            sin,
+            cos,
+            centre_y - sin * from_x - cos * from_y,
+            zeros,
+            zeros,
+        ],
+        axis=1,
+    )
+
+
 def _gaussian_band(size: int, kernel_size: int, sigma, dtype):
     """A (size, size) matrix whose row ``i`` holds the normalised 1-D Gaussian kernel centred on ``i``."""
     half = (kernel_size - 1) // 2
@@ -124,30 +197,41 @@ def augmentation_layers(augmentation: Augmentation) -> list[layers.Layer]:
     if augmentation.blur:
         chosen.append(
             RandomGaussianBlurByMatmul(
-                factor=1.0, kernel_size=5, sigma=augmentation.blur, value_range=(0, 1), name="random_blur"
+                factor=augmentation.blur_factor,
+                kernel_size=5,
+                sigma=augmentation.blur,
+                value_range=(0, 1),
+                name="random_blur",
             )
         )
-    if augmentation.rotation:
-        chosen.append(
-            layers.RandomRotation(augmentation.rotation, fill_mode="constant", name="random_rotation")
-        )
-    if augmentation.zoom:
-        chosen.append(layers.RandomZoom(augmentation.zoom, fill_mode="constant", name="random_zoom"))
-    if augmentation.translation:
-        chosen.append(
+    return chosen + _geometry_layers(augmentation)
+
+
+def _geometry_layers(augmentation: Augmentation) -> list[layers.Layer]:
+    """Rotation, zoom and shift: one RandomAffine, or Keras's three layers with ``chained_geometry``."""
+    rotation, zoom, translation = augmentation.rotation, augmentation.zoom, augmentation.translation
+    if not augmentation.chained_geometry:
+        if not (rotation or zoom or translation):
+            return []
+        return [RandomAffine(rotation, zoom, translation, name="random_affine")]
+    chained = []
+    if rotation:
+        chained.append(layers.RandomRotation(rotation, fill_mode="constant", name="random_rotation"))
+    if zoom:
+        chained.append(layers.RandomZoom(zoom, fill_mode="constant", name="random_zoom"))
+    if translation:
+        chained.append(
             layers.RandomTranslation(
-                augmentation.translation,
-                augmentation.translation,
-                fill_mode="constant",
-                name="random_translation",
+                translation, translation, fill_mode="constant", name="random_translation"
             )
         )
-    return chosen
+    return chained
 
 
 # Every layer type augmentation_layers() may create; recognised by type, whatever the layer's name.
 AUGMENTATION_TYPES = (
     RandomStrokeWidth,
+    RandomAffine,
     layers.RandomGaussianBlur,
     layers.RandomRotation,
     layers.RandomZoom,

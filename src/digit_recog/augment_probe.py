@@ -1,8 +1,9 @@
 """Seconds the augmentation costs per training epoch, this package's layers against Keras's stock ops.
 
 The stroke-width and blur layers compute what ``ops.max_pool`` and Keras's ``RandomGaussianBlur`` would
-(the tests check they agree), in ways that avoid slow one-channel kernels on some CPUs. This times, in
-one process and in alternating rounds so that load on the machine hits both alike:
+(the tests check they agree), in ways that avoid slow one-channel kernels on some CPUs; ``RandomAffine``
+resamples once where Keras's ``RandomRotation``, ``RandomZoom`` and ``RandomTranslation`` resample three
+times. This times, in one process and in alternating rounds so that load on the machine hits both alike:
 
 - each augmentation layer's forward pass on batches of 256 images, and the stock op it replaces;
 - one training epoch of the ``default`` preset with this package's layers and with the stock ones.
@@ -13,6 +14,7 @@ one process and in alternating rounds so that load on the machine hits both alik
 
 import argparse
 import json
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -21,6 +23,8 @@ from keras import layers, ops
 from digit_recog import config, data
 from digit_recog.artifacts import write_json
 from digit_recog.augment import (
+    Augmentation,
+    RandomAffine,
     RandomGaussianBlurByMatmul,
     RandomStrokeWidth,
     augmentation_layers,
@@ -31,6 +35,11 @@ from digit_recog.model import build_cnn
 from digit_recog.presets import PRESETS
 
 BATCH_SIZE = 256
+# The default preset's network and augmentation settings, with every layer of this package's own.
+OURS = replace(
+    PRESETS["default"].model,
+    augmentation=replace(PRESETS["default"].model.augmentation, chained_geometry=False),
+)
 
 
 class StockRandomStrokeWidth(RandomStrokeWidth):
@@ -39,28 +48,34 @@ class StockRandomStrokeWidth(RandomStrokeWidth):
     max_filter = staticmethod(lambda images: ops.max_pool(images, 3, strides=1, padding="same"))
 
 
-def stock_twin(layer: layers.Layer) -> layers.Layer:
-    """The stock-op version of our stroke-width or blur layer, same settings; any other layer as it is."""
+def stock_twins(layer: layers.Layer) -> list[layers.Layer]:
+    """The stock-op version of our stroke-width, blur or affine layer, same settings; others as they are."""
     if isinstance(layer, RandomStrokeWidth):
-        return StockRandomStrokeWidth.from_config(layer.get_config())
+        return [StockRandomStrokeWidth.from_config(layer.get_config())]
     if isinstance(layer, RandomGaussianBlurByMatmul):
-        return layers.RandomGaussianBlur.from_config(layer.get_config())
-    return layer
+        return [layers.RandomGaussianBlur.from_config(layer.get_config())]
+    if isinstance(layer, RandomAffine):
+        chained = Augmentation(layer.rotation, layer.zoom, layer.translation, chained_geometry=True)
+        return augmentation_layers(chained)
+    return [layer]
 
 
 def layer_timings(images: np.ndarray, rounds: int) -> dict:
     """Seconds per 55,000-image epoch of each forward pass, ours and the stock op, best of ``rounds``."""
     batch = ops.convert_to_tensor(images[:BATCH_SIZE, ..., np.newaxis].astype("float32") / 255)
-    chosen = augmentation_layers(PRESETS["default"].model.augmentation)
+    chosen = augmentation_layers(OURS.augmentation)
     stroke_width = next(layer for layer in chosen if isinstance(layer, RandomStrokeWidth))
     blur = next(layer for layer in chosen if isinstance(layer, RandomGaussianBlurByMatmul))
+    geometry = next(layer for layer in chosen if isinstance(layer, RandomAffine))
     passes = {
         "max_filter_3x3": max_filter_3x3,
         "max_filter_3x3_stock": StockRandomStrokeWidth.max_filter,
         "stroke_width": stroke_width,
-        "stroke_width_stock": stock_twin(stroke_width),
+        "stroke_width_stock": keras.Sequential(stock_twins(stroke_width)),
         "blur": blur,
-        "blur_stock": stock_twin(blur),
+        "blur_stock": keras.Sequential(stock_twins(blur)),
+        "geometry": geometry,
+        "geometry_stock": keras.Sequential(stock_twins(geometry)),
     }
     compiled = {name: _compiled(step) for name, step in passes.items()}
     best = dict.fromkeys(compiled, float("inf"))
@@ -85,9 +100,8 @@ def _compiled(step):
 
 def epoch_timings(images: np.ndarray, labels: np.ndarray, rounds: int) -> dict:
     """Seconds per epoch on ``images`` of the default preset's model, our augmentation against stock."""
-    architecture = PRESETS["default"].model
-    ours = build_cnn(architecture)
-    stock_layers = [stock_twin(layer) for layer in build_cnn(architecture).layers]
+    ours = build_cnn(OURS)
+    stock_layers = [twin for layer in build_cnn(OURS).layers for twin in stock_twins(layer)]
     stock = keras.Sequential(
         [keras.Input(shape=ours.input_shape[1:]), *stock_layers], name=f"{ours.name}_stock"
     )

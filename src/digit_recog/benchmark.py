@@ -38,6 +38,7 @@ BASELINE_PRESET = "seed"
 DEFAULT_PRESETS = ("fast", "default", "best")
 DEFAULT_SEED_COUNTS = {"fast": 5, "default": 3, "best": 3}
 ENSEMBLE_KEY = "ensemble"
+EARLIER_VERSION = "earlier version"
 TABLE_START = "<!-- benchmark-table:start -->"
 TABLE_END = "<!-- benchmark-table:end -->"
 TABLE_COLUMNS = (
@@ -274,6 +275,7 @@ def preset_summary(runs: list[TrainedModel], baseline_seconds: float, bench: Ben
     seconds_mean = round(statistics.fmean(seconds), 3)
     return {
         "description": PRESETS[runs[0].preset].description,
+        "recipe": recipe_of(PRESETS[runs[0].preset]),
         "epochs": bench.preset_for(runs[0].preset, runs[0].seed).train.epochs,
         "seeds": [run.seed for run in runs],
         "epochs_run": [run.result.epochs_run for run in runs],
@@ -283,6 +285,27 @@ def preset_summary(runs: list[TrainedModel], baseline_seconds: float, bench: Ben
         "train_seconds_mean": seconds_mean,
         "time_ratio_vs_baseline": ratio(seconds_mean, baseline_seconds),
     }
+
+
+def recipe_of(preset: Preset) -> dict:
+    """What ``preset`` trains, as JSON: its model and training configurations, without the seed."""
+    train_config = {key: value for key, value in asdict(preset.train).items() if key != "seed"}
+    return json.loads(json.dumps({"model": asdict(preset.model), "train": train_config}))
+
+
+def is_current(benchmark: dict, name: str) -> bool:
+    """Whether ``benchmark`` measured preset ``name`` (or the ensemble) as the package defines it now.
+
+    Reports record each preset's recipe; older ones only its description, which is compared instead.
+    """
+    summary = benchmark["presets"][name]
+    if name == ENSEMBLE_KEY:
+        return is_current(benchmark, summary["preset"])
+    if name not in PRESETS:
+        return False
+    if "recipe" in summary:
+        return summary["recipe"] == recipe_of(PRESETS[name])
+    return summary.get("description") == PRESETS[name].description
 
 
 def ensemble_of(
@@ -518,6 +541,8 @@ def readme_table(benchmark: dict) -> str:
             accuracies, seconds = [summary["test_accuracy"]], summary["train_seconds"]
         else:
             label, accuracies, seconds = name, summary["test_accuracy"], summary["train_seconds_mean"]
+        if not is_current(benchmark, name):
+            label += f" ({EARLIER_VERSION})"
         seeds = len(summary["seeds"])
         speed = inference.get(name)
         rows.append(_table_row(label, seeds, accuracies, seconds, summary["time_ratio_vs_baseline"], speed))
@@ -555,6 +580,16 @@ def _table_caption(benchmark: dict) -> str:
         f"TensorFlow {machine['tensorflow']}, {settings['started_at'][:10]}; {scope}. "
         f"{_baseline_timing(benchmark['baseline'])}"
         f"Test set of {settings['test_images']:,} images, used only to report."
+        f"{_earlier_versions_note(benchmark)}"
+    )
+
+
+def _earlier_versions_note(benchmark: dict) -> str:
+    if all(is_current(benchmark, name) for name in benchmark.get("presets", {})):
+        return ""
+    return (
+        f' Rows marked "{EARLIER_VERSION}" measured a preset as it was before it last changed '
+        "(`src/digit_recog/presets.py`); `make bench` measures it as it is now."
     )
 
 

@@ -19,7 +19,9 @@ class Preset:
 # Real handwriting differs from MNIST in stroke width, sharpness, slant, size and position; these
 # augmentations lifted accuracy on MNIST-style out-of-distribution digits (scikit-learn's 8x8 set,
 # 89% -> 96%) for about 0.1 point of validation accuracy. See reports/performance.md.
-HANDWRITING_AUGMENTATION = Augmentation(rotation=0.03, zoom=0.1, translation=0.1, stroke_width=0.7, blur=1.0)
+HANDWRITING_AUGMENTATION = Augmentation(
+    rotation=0.03, zoom=0.1, translation=0.1, stroke_width=0.7, blur=1.0, chained_geometry=True
+)
 DEFAULT_MODEL = ModelConfig(
     conv_blocks=(ConvBlock(32, batch_norm=False), ConvBlock(64), ConvBlock(128, pool=False)),
     dense_units=(128,),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from digit_recog import config, readme
 from digit_recog.artifacts import MissingArtifactError, parse_json, shown_path
+from digit_recog.benchmark import is_current
 
 RESULTS_START = "<!-- results-table:start -->"
 RESULTS_END = "<!-- results-table:end -->"
@@ -120,9 +121,10 @@ def baseline_parameters(baseline: dict) -> int | None:
 
 
 def benchmark_seconds(benchmark: dict, preset: str, seed: int) -> float | None:
-    """Training seconds of ``preset`` with ``seed`` in the benchmark report; None if it was not run."""
+    """Training seconds of ``preset`` with ``seed`` in the benchmark report; None if it was not run, or
+    was run with an earlier version of the preset."""
     summary = benchmark["presets"].get(preset, {})
-    if seed not in summary.get("seeds", []):
+    if seed not in summary.get("seeds", []) or not is_current(benchmark, preset):
         return None
     return summary["train_seconds"][summary["seeds"].index(seed)]
 
