@@ -59,11 +59,11 @@ tune-distributed: install ## Hyperparameter search, a chief and 2 workers here (
 	$(PYTHON) -m digit_recog.distributed --workers $(WORKERS) --save
 
 lint: install ## Check code and notebooks with ruff
-	$(VENV)/bin/ruff check src tests notebooks
+	$(VENV)/bin/ruff check src tests notebooks bench
 
 format: install ## Format code and notebooks with ruff, and sort imports
-	$(VENV)/bin/ruff check --select I --fix src tests notebooks
-	$(VENV)/bin/ruff format src tests notebooks
+	$(VENV)/bin/ruff check --select I --fix src tests notebooks bench
+	$(VENV)/bin/ruff format src tests notebooks bench
 
 clean: ## Remove .venv and caches (committed artefacts are kept)
 	rm -rf $(VENV) .pytest_cache .ruff_cache models/checkpoints src/*.egg-info
