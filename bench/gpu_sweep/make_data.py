@@ -6,24 +6,30 @@ The GPU machines have JAX but neither TensorFlow nor scikit-learn, so the arrays
     .venv/bin/python bench/gpu_sweep/make_data.py
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from digit_recog import config, data, robustness
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for the ablations' data loader
+from handwriting_ablation import load_ablation_data  # noqa: E402
+
+from digit_recog import data  # noqa: E402
 
 OUTPUT = Path(__file__).with_name("sweep_data.npz")
 
 (images, labels), _ = data.load_mnist()
-train_idx, val_idx = data.split_train_validation(labels, config.VALIDATION_SIZE, config.SEED)
-other_images, other_labels = robustness.other_writers_digits()
+parts = load_ablation_data(images, labels)
 np.savez_compressed(
     OUTPUT,
-    x_train=images[train_idx],
-    y_train=labels[train_idx],
-    x_val=images[val_idx],
-    y_val=labels[val_idx],
-    x_other=other_images,
-    y_other=other_labels,
+    x_train=parts.train_images,
+    y_train=parts.train_labels,
+    x_val=parts.val_images,
+    y_val=parts.val_labels,
+    x_other=parts.other_images,
+    y_other=parts.other_labels,
 )
-print(f"{OUTPUT}: {len(train_idx)} training, {len(val_idx)} validation, {len(other_labels)} other digits")
+print(
+    f"{OUTPUT}: {len(parts.train_labels)} training, {len(parts.val_labels)} validation, "
+    f"{len(parts.other_labels)} other digits"
+)
