@@ -5,7 +5,7 @@ geometry_ablation_validation.py.
 """
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import keras
 import numpy as np
@@ -18,6 +18,15 @@ from digit_recog.model import build_cnn
 # RandomAffine and a blur of every image: pinned, so that the scripts still train what they trained.
 EARLIER_DEFAULT = {"chained_geometry": True, "blur_factor": 1.0}
 WITHOUT_STROKE_WIDTH_AND_BLUR = EARLIER_DEFAULT | {"stroke_width": 0.0, "blur": 0.0}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Changes to the default preset: keyword overrides of its augmentation, model and training configs."""
+
+    augmentation: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -41,15 +50,17 @@ def load_ablation_data(images: np.ndarray, labels: np.ndarray) -> AblationData:
     )
 
 
-def train_default(seed: int, augmentation_overrides: dict, parts: AblationData):
-    """Train the default preset with ``seed`` and its augmentation changed by ``augmentation_overrides``.
+def train_default(seed: int, variant: dict | Variant, parts: AblationData):
+    """Train the default preset with ``seed``, changed by ``variant`` (a plain dict: augmentation overrides).
 
     Returns the model (weights of the lowest validation loss) and its ``TrainingResult``.
     """
-    preset = presets.get_preset("default", seed=seed)
-    augmentation = replace(preset.model.augmentation, **augmentation_overrides)
+    if not isinstance(variant, Variant):
+        variant = Variant(augmentation=variant)
+    preset = presets.get_preset("default", seed=seed, **variant.train)
+    augmentation = replace(preset.model.augmentation, **variant.augmentation)
     keras.utils.set_random_seed(seed)
-    model = build_cnn(replace(preset.model, augmentation=augmentation))
+    model = build_cnn(replace(preset.model, augmentation=augmentation, **variant.model))
     result = train.train_model(
         model,
         parts.train_images,
@@ -70,9 +81,9 @@ def scores(model: keras.Model, parts: AblationData) -> dict:
     }
 
 
-def write_validation_rows(path: str, variants: dict[str, dict], seeds=(42, 43, 44)) -> None:
-    """Train the default with each variant's augmentation overrides for each seed; append one JSON line per
-    training to ``path`` (validation and other writers' accuracy, best epoch, seconds). No test images."""
+def write_validation_rows(path: str, variants: dict[str, dict | Variant], seeds=(42, 43, 44)) -> None:
+    """Train the default changed by each variant (see ``train_default``) for each seed; append one JSON line
+    per training to ``path`` (validation and other writers' accuracy, best epoch, seconds). No test images."""
     with open(path, "a") as out:
         (images, labels), _ = data.load_mnist()
         parts = load_ablation_data(images, labels)
