@@ -1,0 +1,58 @@
+"""Seconds per training epoch of the current default model, the earlier one and the original recipe's model.
+
+The default's head changed (dense 256, dropout 0.2, batch-norm momentum 0.9, from 128, 0.3 and 0.99); this
+checks what that costs an epoch. The three models train in turn, in one process, on the same 20,480 training
+images (no validation pass), for ``ROUNDS`` rounds: each round builds each model afresh and times its second
+epoch (the first compiles). The machines are shared and their speed jumps between about 6 and 10 s for the
+same epoch, so both the median and the fastest round are reported, as ratios within the run. Prints JSON:
+
+    .venv/bin/python bench/default_epoch_cost.py [ROUNDS] > reports/default_epoch_cost.json
+"""
+
+import json
+import sys
+from dataclasses import replace
+
+import keras
+import numpy as np
+
+from digit_recog.model import build_cnn
+from digit_recog.perf_probe import EpochTimer, probe_images
+from digit_recog.presets import PRESETS
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+CURRENT = PRESETS["default"].model
+MODELS = {
+    "seed": (PRESETS["seed"].model, PRESETS["seed"].train.batch_size),
+    "default_earlier": (replace(CURRENT, dense_units=(128,), dropout_rates=(0.3,), bn_momentum=0.99), 256),
+    "default": (CURRENT, PRESETS["default"].train.batch_size),
+}
+
+
+def second_epoch_seconds(model_config, batch_size: int, images: np.ndarray, targets: np.ndarray) -> float:
+    """Build the model afresh and return the wall-clock seconds of its second training epoch."""
+    keras.utils.set_random_seed(42)
+    model = build_cnn(model_config)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+    timer = EpochTimer()
+    model.fit(images, targets, batch_size=batch_size, epochs=2, callbacks=[timer], verbose=0)
+    return round(timer.seconds[1], 3)
+
+
+images, labels = probe_images(20_480, 42)
+targets = keras.utils.to_categorical(labels, 10)
+seconds = {name: [] for name in MODELS}
+for _ in range(ROUNDS):
+    for name, (model_config, batch_size) in MODELS.items():
+        seconds[name].append(second_epoch_seconds(model_config, batch_size, images, targets))
+        print(name, seconds[name], file=sys.stderr, flush=True)
+median = {name: float(np.median(values)) for name, values in seconds.items()}
+fastest = {name: min(values) for name, values in seconds.items()}
+report = {"images": len(images), "rounds": ROUNDS, "seconds": seconds}
+for label, summary in (("median", median), ("fastest", fastest)):
+    report[f"{label}_ratios"] = {
+        "default_vs_earlier": round(summary["default"] / summary["default_earlier"], 3),
+        "default_vs_seed": round(summary["default"] / summary["seed"], 3),
+        "earlier_vs_seed": round(summary["default_earlier"] / summary["seed"], 3),
+    }
+print(json.dumps(report, indent=2))
