@@ -20,6 +20,7 @@ from handwriting_ablation import Variant, write_validation_rows
 
 VARIANTS = {
     "default_gpu_sweep_gains": Variant(
+        augmentation={"chained_geometry": False, "blur_factor": (1.0, 1.0)},
         model={"dense_units": (256,), "dropout_rates": (0.2,), "bn_momentum": 0.9},
         train={"learning_rate": 6e-3},
     ),

@@ -11,11 +11,15 @@ the default switched to one RandomAffine). Scores the restored weights on the 5,
 
 import sys
 
-from handwriting_ablation import write_validation_rows
+from handwriting_ablation import EARLIER_HEAD, EARLIER_SCHEDULE, Variant, write_validation_rows
 
-VARIANTS = {
-    "default_one_affine": {"chained_geometry": False, "blur_factor": 1.0},
-    "default_one_affine_blur_all": {"chained_geometry": False, "blur_factor": (1.0, 1.0)},
+VARIANTS = {  # with the head and schedule the default had then
+    "default_one_affine": Variant(
+        {"chained_geometry": False, "blur_factor": 1.0}, EARLIER_HEAD, EARLIER_SCHEDULE
+    ),
+    "default_one_affine_blur_all": Variant(
+        {"chained_geometry": False, "blur_factor": (1.0, 1.0)}, EARLIER_HEAD, EARLIER_SCHEDULE
+    ),
 }
 chosen = sys.argv[2:] or list(VARIANTS)
 write_validation_rows(sys.argv[1], {name: VARIANTS[name] for name in chosen})

@@ -12,7 +12,10 @@ A machine without internet and without Keras needs its wheels brought along: ``p
 --python-version 3.12 --only-binary=:all: --platform manylinux_2_28_x86_64 -d .whl``, delete the numpy and
 ml_dtypes wheels there (JAX's own stay), then ``pip install --no-index --find-links .whl keras``.
 One line per run goes to OUT_DIR/sweep.jsonl; jobs not started within the budget are skipped. The H200 run
-of 2026-11-26 is reports/gpu_sweep_h200.jsonl (summary in reports/performance.md).
+of 2026-11-26 is reports/gpu_sweep_h200.jsonl (summary in reports/performance.md). The variants change the
+`default` preset as it is when the sweep runs; that run's control was the preset of the day (blur on half
+the images, dense 128, dropout 0.3, batch-norm momentum 0.99, peak 4e-3), so a rerun since the preset changed
+sweeps around a different control.
 """
 
 import functools
