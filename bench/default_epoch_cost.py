@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import keras
 import numpy as np
+from handwriting_ablation import EARLIER_HEAD
 
 from digit_recog.model import build_cnn
 from digit_recog.perf_probe import EpochTimer, probe_images
@@ -24,7 +25,7 @@ from digit_recog.presets import PRESETS
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 6
 CURRENT = PRESETS["default"].model
-EARLIER = replace(CURRENT, dense_units=(128,), dropout_rates=(0.3,), bn_momentum=0.99)
+EARLIER = replace(CURRENT, **EARLIER_HEAD)
 MODELS = {
     "seed": (PRESETS["seed"].model, PRESETS["seed"].train.batch_size),
     "default_earlier": (EARLIER, 256),

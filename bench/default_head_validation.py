@@ -16,13 +16,6 @@ minutes a training on 2 AVX2 cores:
 
 import sys
 
-from handwriting_ablation import Variant, write_validation_rows
+from handwriting_ablation import GPU_SWEEP_GAINS, write_validation_rows
 
-VARIANTS = {
-    "default_gpu_sweep_gains": Variant(
-        augmentation={"chained_geometry": False, "blur_factor": (1.0, 1.0)},
-        model={"dense_units": (256,), "dropout_rates": (0.2,), "bn_momentum": 0.9},
-        train={"learning_rate": 6e-3},
-    ),
-}
-write_validation_rows(sys.argv[1], VARIANTS)
+write_validation_rows(sys.argv[1], {"default_gpu_sweep_gains": GPU_SWEEP_GAINS})
