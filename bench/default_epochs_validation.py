@@ -11,10 +11,9 @@ at most 0.3 points below (95.18%). The test set is not loaded. About 5-7 minutes
     .venv/bin/python bench/default_epochs_validation.py reports/default_epochs_validation.jsonl
 """
 
-import sys
 from dataclasses import replace
 
-from handwriting_ablation import GPU_SWEEP_GAINS, write_validation_rows
+from handwriting_ablation import GPU_SWEEP_GAINS, output_path, write_validation_rows
 
 TEN_EPOCHS = replace(GPU_SWEEP_GAINS, train=GPU_SWEEP_GAINS.train | {"epochs": 10})
-write_validation_rows(sys.argv[1], {"default_10_epochs": TEN_EPOCHS})
+write_validation_rows(output_path(), {"default_10_epochs": TEN_EPOCHS})

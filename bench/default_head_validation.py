@@ -14,8 +14,6 @@ minutes a training on 2 AVX2 cores:
     .venv/bin/python bench/default_head_validation.py reports/default_head_validation.jsonl
 """
 
-import sys
+from handwriting_ablation import GPU_SWEEP_GAINS, output_path, write_validation_rows
 
-from handwriting_ablation import GPU_SWEEP_GAINS, write_validation_rows
-
-write_validation_rows(sys.argv[1], {"default_gpu_sweep_gains": GPU_SWEEP_GAINS})
+write_validation_rows(output_path(), {"default_gpu_sweep_gains": GPU_SWEEP_GAINS})

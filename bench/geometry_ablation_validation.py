@@ -11,7 +11,7 @@ the default switched to one RandomAffine). Scores the restored weights on the 5,
 
 import sys
 
-from handwriting_ablation import EARLIER_HEAD, EARLIER_SCHEDULE, Variant, write_validation_rows
+from handwriting_ablation import EARLIER_HEAD, EARLIER_SCHEDULE, Variant, output_path, write_validation_rows
 
 VARIANTS = {  # with the head and schedule the default had then
     "default_one_affine": Variant(
@@ -22,4 +22,7 @@ VARIANTS = {  # with the head and schedule the default had then
     ),
 }
 chosen = sys.argv[2:] or list(VARIANTS)
-write_validation_rows(sys.argv[1], {name: VARIANTS[name] for name in chosen})
+unknown = sorted(set(chosen) - set(VARIANTS))
+if unknown:
+    raise SystemExit(f"unknown variant(s) {unknown}; the variants are {sorted(VARIANTS)}")
+write_validation_rows(output_path(), {name: VARIANTS[name] for name in chosen})

@@ -5,6 +5,7 @@ geometry_ablation_validation.py.
 """
 
 import json
+import sys
 from dataclasses import dataclass, field, replace
 
 import keras
@@ -92,6 +93,14 @@ def scores(model: keras.Model, parts: AblationData) -> dict:
         "val_accuracy": accuracy(model, parts.val_images, parts.val_labels),
         "other_writers_accuracy": accuracy(model, parts.other_images, parts.other_labels),
     }
+
+
+def output_path() -> str:
+    """The running script's first argument, the JSON-lines file its rows are appended to; exits with the
+    usage when it is missing."""
+    if len(sys.argv) < 2:
+        raise SystemExit(f"usage: python {sys.argv[0]} OUTPUT.jsonl (one row per training is appended to it)")
+    return sys.argv[1]
 
 
 def write_validation_rows(path: str, variants: dict[str, Variant], seeds=(42, 43, 44)) -> None:

@@ -8,14 +8,19 @@ Each training takes about 6-7 minutes on 2 AVX2 cores; the results are in report
 """
 
 import json
-import sys
 
-from handwriting_ablation import WITHOUT_STROKE_WIDTH_AND_BLUR, load_ablation_data, scores, train_default
+from handwriting_ablation import (
+    WITHOUT_STROKE_WIDTH_AND_BLUR,
+    load_ablation_data,
+    output_path,
+    scores,
+    train_default,
+)
 
 from digit_recog import data
 from digit_recog.inference import accuracy
 
-with open(sys.argv[1], "a") as out:
+with open(output_path(), "a") as out:
     (images, labels), (test_images, test_labels) = data.load_mnist()
     parts = load_ablation_data(images, labels)
     for seed in (42, 43, 44):

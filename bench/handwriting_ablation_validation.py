@@ -11,10 +11,13 @@ Each training takes about 6-7 minutes on 2 AVX2 cores; the results are in report
     .venv/bin/python bench/handwriting_ablation_validation.py reports/handwriting_ablation_validation.jsonl
 """
 
-import sys
-
-from handwriting_ablation import EARLIER_DEFAULT, WITHOUT_STROKE_WIDTH_AND_BLUR, write_validation_rows
+from handwriting_ablation import (
+    EARLIER_DEFAULT,
+    WITHOUT_STROKE_WIDTH_AND_BLUR,
+    output_path,
+    write_validation_rows,
+)
 
 write_validation_rows(
-    sys.argv[1], {"default": EARLIER_DEFAULT, "default_noHW": WITHOUT_STROKE_WIDTH_AND_BLUR}
+    output_path(), {"default": EARLIER_DEFAULT, "default_noHW": WITHOUT_STROKE_WIDTH_AND_BLUR}
 )
