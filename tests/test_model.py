@@ -31,6 +31,14 @@ def test_seed_preset_is_the_original_network():
     assert kinds.count("Conv2D") == 2 and kinds.count("Dense") == 3 and kinds.count("Dropout") == 2
 
 
+def test_a_seed_gives_the_same_initial_weights():
+    config = PRESETS["fast"].model
+    first, again, other = (build_cnn(config, seed=seed).get_weights() for seed in (3, 3, 4))
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, c) for a, c in zip(first, other, strict=True))
+
+
 def test_stride_applies_to_the_first_convolution_of_a_block():
     model = build_cnn(ModelConfig(conv_blocks=(ConvBlock(8, kernel_size=4, strides=2, convs=2, pool=False),)))
     first, second = (layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))

@@ -52,11 +52,15 @@ class ModelConfig:
             )
 
 
-def build_cnn(model_config: ModelConfig, name: str = "digit_recog_cnn") -> keras.Sequential:
+def build_cnn(
+    model_config: ModelConfig, name: str = "digit_recog_cnn", seed: int | None = None
+) -> keras.Sequential:
     """Build an uncompiled Keras model from ``model_config``.
 
-    Call ``keras.utils.set_random_seed`` first for reproducible initial weights.
+    Given a ``seed``, seeds Keras's random state first, so the initial weights are reproducible.
     """
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=INPUT_SHAPE, name="pixels"))
     model.add(layers.Rescaling(1.0 / 255, name="scale_to_unit"))
