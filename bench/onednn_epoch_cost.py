@@ -6,8 +6,10 @@ TensorFlow turns oneDNN on by itself only on CPUs with AVX-512; the package now 
 is a fresh process: ``ROUNDS`` rounds, each running one process per setting in a shuffled order. A process
 builds both models (in a shuffled order), trains each for 3 epochs on the same 20,480 training images (no
 validation pass) with its preset's batch size, and keeps the second and third epochs (the first compiles).
-The machines are shared and change speed in steps, so the median and the fastest epoch are reported, and
-the ratios within a setting (default against seed), which both models share. Prints JSON:
+The machines are shared and hold a process up now and then for seconds at a time, so each epoch is timed
+by the wall clock and by the process's CPU time (all threads), which does not grow while it is held up; the
+median and the fastest epoch of each are reported, and the ratios within a setting (default against seed)
+and between settings. Prints JSON:
 
     .venv/bin/python bench/onednn_epoch_cost.py [ROUNDS] > reports/onednn_epoch_cost.json
 """
@@ -16,11 +18,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 
 MODELS = ("seed", "default")
 SETTINGS = ("0", "1")
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def child() -> None:
@@ -28,8 +32,22 @@ def child() -> None:
     import keras
 
     from digit_recog.model import build_cnn
-    from digit_recog.perf_probe import EpochTimer, probe_images
+    from digit_recog.perf_probe import probe_images
     from digit_recog.presets import PRESETS
+
+    class ClockTimer(keras.callbacks.Callback):
+        """Wall-clock and CPU seconds of every epoch."""
+
+        def __init__(self):
+            super().__init__()
+            self.seconds = {clock: [] for clock in CLOCKS}
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = {clock: read() for clock, read in CLOCKS.items()}
+
+        def on_epoch_end(self, epoch, logs=None):
+            for clock, read in CLOCKS.items():
+                self.seconds[clock].append(read() - self.started[clock])
 
     images, labels = probe_images(20_480, 42)
     targets = keras.utils.to_categorical(labels, 10)
@@ -38,9 +56,10 @@ def child() -> None:
         preset = PRESETS[name]
         model = build_cnn(preset.model, seed=42)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
-        timer = EpochTimer()
+        timer = ClockTimer()
         model.fit(images, targets, batch_size=preset.train.batch_size, epochs=3, callbacks=[timer], verbose=0)
-        seconds[str(name)] = [round(s, 3) for s in timer.seconds[1:]]
+        kept = {clock: values[1:] for clock, values in timer.seconds.items()}
+        seconds[str(name)] = {clock: [round(s, 3) for s in values] for clock, values in kept.items()}
     print(json.dumps(seconds))
 
 
@@ -54,9 +73,12 @@ def measure(setting: str) -> dict:
 
 
 def summary(seconds: dict) -> dict:
-    """Median and fastest epoch per setting and model, and the ratios between them."""
+    """Median and fastest epoch per clock, setting and model, and the ratios between them."""
     stats = {
-        label: {s: {m: round(float(reduce(seconds[s][m])), 3) for m in MODELS} for s in SETTINGS}
+        f"{clock}_{label}": {
+            s: {m: round(float(reduce(seconds[s][m][clock])), 3) for m in MODELS} for s in SETTINGS
+        }
+        for clock in CLOCKS
         for label, reduce in (("median", np.median), ("fastest", np.min))
     }
     ratios = {}
@@ -72,12 +94,13 @@ def summary(seconds: dict) -> dict:
 
 
 def main(rounds: int) -> None:
-    seconds = {setting: {name: [] for name in MODELS} for setting in SETTINGS}
+    seconds = {setting: {name: {clock: [] for clock in CLOCKS} for name in MODELS} for setting in SETTINGS}
     order = np.random.default_rng(0)
     for _ in range(rounds):
         for setting in order.permutation(SETTINGS):
-            for name, values in measure(str(setting)).items():
-                seconds[str(setting)][name].extend(values)
+            for name, clocks in measure(str(setting)).items():
+                for clock, values in clocks.items():
+                    seconds[str(setting)][name][clock].extend(values)
             print(setting, seconds[str(setting)], file=sys.stderr, flush=True)
     report = {"images": 20_480, "rounds": rounds, "epochs_kept": [2, 3], "seconds": seconds}
     print(json.dumps(report | summary(seconds), indent=2))

@@ -19,6 +19,9 @@ PRESET_KEYS = {
     "train_seconds",
     "train_seconds_mean",
     "time_ratio_vs_baseline",
+    "train_cpu_seconds",
+    "train_cpu_seconds_mean",
+    "cpu_time_ratio_vs_baseline",
 }
 INFERENCE_KEYS = {"images_per_second", "latency_ms_p50", "latency_ms_p99"}
 
@@ -67,7 +70,9 @@ def test_report_has_the_agreed_shape(tiny_run):
             == len(summary["train_seconds"])
             == seed_count
         )
-        assert all(isinstance(value, float) for value in summary["test_accuracy"] + summary["train_seconds"])
+        assert len(summary["train_cpu_seconds"]) == seed_count
+        numbers = summary["test_accuracy"] + summary["train_seconds"] + summary["train_cpu_seconds"]
+        assert all(isinstance(value, float) for value in numbers)
     assert written["presets"]["ensemble"]["members"] == 2
     assert set(written["inference"]) == {"baseline", "seed", "default", "ensemble"}
     for numbers in written["inference"].values():
@@ -87,16 +92,20 @@ def test_report_has_the_agreed_shape(tiny_run):
 def test_ratios_are_quotients_of_the_recorded_numbers(tiny_run):
     _, written, _ = tiny_run
     baseline_seconds = written["baseline"]["train_seconds"]
+    baseline_cpu_seconds = written["baseline"]["train_cpu_seconds"]
     for name, summary in written["presets"].items():
-        seconds = summary["train_seconds"] if name == "ensemble" else summary["train_seconds_mean"]
+        mean = "" if name == "ensemble" else "_mean"
+        seconds, cpu_seconds = summary[f"train_seconds{mean}"], summary[f"train_cpu_seconds{mean}"]
         assert summary["time_ratio_vs_baseline"] == pytest.approx(seconds / baseline_seconds, rel=1e-3)
+        cpu_ratio = summary["cpu_time_ratio_vs_baseline"]
+        assert cpu_ratio == pytest.approx(cpu_seconds / baseline_cpu_seconds, rel=1e-3)
         if name != "ensemble":
             assert seconds == pytest.approx(np.mean(summary["train_seconds"]), rel=1e-3)
+            assert cpu_seconds == pytest.approx(np.mean(summary["train_cpu_seconds"]), rel=1e-3)
             assert summary["test_accuracy_mean"] == pytest.approx(np.mean(summary["test_accuracy"]), abs=1e-4)
     ensemble = written["presets"]["ensemble"]
-    assert ensemble["train_seconds"] == pytest.approx(
-        sum(written["presets"]["default"]["train_seconds"]), rel=1e-3
-    )
+    for key in ("train_seconds", "train_cpu_seconds"):
+        assert ensemble[key] == pytest.approx(sum(written["presets"]["default"][key]), rel=1e-3)
     inference = written["inference"]
     for name in ("seed", "default", "ensemble"):
         throughput = inference[name]["images_per_second"] / inference["baseline"]["images_per_second"]
@@ -118,6 +127,9 @@ def test_baseline_time_is_the_mean_of_a_run_before_and_one_after_the_presets(tin
     runs = written["baseline"]["train_seconds_runs"]
     assert len(runs) == written["settings"]["baseline_runs"] == 2
     assert written["baseline"]["train_seconds"] == pytest.approx(sum(runs) / 2, abs=1e-3)
+    cpu_runs = written["baseline"]["train_cpu_seconds_runs"]
+    assert len(cpu_runs) == 2 and all(seconds > 0 for seconds in cpu_runs)
+    assert written["baseline"]["train_cpu_seconds"] == pytest.approx(sum(cpu_runs) / 2, abs=1e-3)
 
 
 @pytest.mark.slow
@@ -282,6 +294,18 @@ def test_rows_of_an_earlier_recipe_are_marked_in_the_table_and_caption():
     table = benchmark.readme_table(report)
     assert f"| default ({benchmark.EARLIER_VERSION}) |" in table
     assert "before it last changed" in table
+
+
+def test_the_cpu_time_column_shows_what_the_report_recorded():
+    report = committed_style_report()
+    table = benchmark.readme_table(report)
+    assert "| default | 1 | 99.00 % | 10.0 | 1.00 | – |" in table and "CPU time:" not in table
+    report["baseline"]["train_cpu_seconds"] = 20.0
+    report["presets"]["default"]["cpu_time_ratio_vs_baseline"] = 1.25
+    report["presets"]["ensemble"]["cpu_time_ratio_vs_baseline"] = 1.25
+    table = benchmark.readme_table(report)
+    assert "| seed (baseline: the original recipe) | 1 | 98.00 % | 10.0 | 1.00 | 1.00 |" in table
+    assert "| default | 1 | 99.00 % | 10.0 | 1.00 | 1.25 |" in table and "CPU time:" in table
 
 
 def test_reports_without_a_recipe_are_judged_by_their_description():

@@ -47,6 +47,7 @@ TABLE_COLUMNS = (
     "Test accuracy, mean (min–max)",
     "Train s, mean",
     "× baseline time",
+    "× baseline CPU time",
     "Images/s",
     "p50 ms",
 )
@@ -252,9 +253,11 @@ def ratio(numerator: float, denominator: float) -> float:
 
 
 def baseline_summary(baselines: list[TrainedModel], bench: BenchmarkConfig) -> dict:
-    """Recipe and test accuracy of the first baseline run; training time as the mean of all of them."""
+    """Recipe and test accuracy of the first baseline run; training time (wall clock and CPU) as the mean of
+    all of them."""
     baseline = baselines[0]
     seconds = [round(run.result.train_seconds, 3) for run in baselines]
+    cpu_seconds = [round(run.result.train_cpu_seconds, 3) for run in baselines]
     return {
         "preset": baseline.preset,
         "description": PRESETS[baseline.preset].description,
@@ -264,15 +267,20 @@ def baseline_summary(baselines: list[TrainedModel], bench: BenchmarkConfig) -> d
         "best_epoch": baseline.result.best_epoch,
         "train_seconds": round(statistics.fmean(seconds), 3),
         "train_seconds_runs": seconds,
+        "train_cpu_seconds": round(statistics.fmean(cpu_seconds), 3),
+        "train_cpu_seconds_runs": cpu_seconds,
         "test_accuracy": round(baseline.test_accuracy, 5),
     }
 
 
-def preset_summary(runs: list[TrainedModel], baseline_seconds: float, bench: BenchmarkConfig) -> dict:
-    """Per-seed test accuracy and training time of one preset, their means, and time against baseline."""
+def preset_summary(runs: list[TrainedModel], baseline: dict, bench: BenchmarkConfig) -> dict:
+    """Per-seed test accuracy and training time of one preset, their means, and time against ``baseline``
+    (its :func:`baseline_summary`), by the wall clock and by CPU time."""
     accuracies = [round(run.test_accuracy, 5) for run in runs]
     seconds = [round(run.result.train_seconds, 3) for run in runs]
     seconds_mean = round(statistics.fmean(seconds), 3)
+    cpu_seconds = [round(run.result.train_cpu_seconds, 3) for run in runs]
+    cpu_seconds_mean = round(statistics.fmean(cpu_seconds), 3)
     return {
         "description": PRESETS[runs[0].preset].description,
         "recipe": recipe_of(PRESETS[runs[0].preset]),
@@ -283,7 +291,10 @@ def preset_summary(runs: list[TrainedModel], baseline_seconds: float, bench: Ben
         "test_accuracy_mean": round(statistics.fmean(accuracies), 5),
         "train_seconds": seconds,
         "train_seconds_mean": seconds_mean,
-        "time_ratio_vs_baseline": ratio(seconds_mean, baseline_seconds),
+        "time_ratio_vs_baseline": ratio(seconds_mean, baseline["train_seconds"]),
+        "train_cpu_seconds": cpu_seconds,
+        "train_cpu_seconds_mean": cpu_seconds_mean,
+        "cpu_time_ratio_vs_baseline": ratio(cpu_seconds_mean, baseline["train_cpu_seconds"]),
     }
 
 
@@ -308,9 +319,7 @@ def is_current(benchmark: dict, name: str) -> bool:
     return summary.get("description") == PRESETS[name].description
 
 
-def ensemble_of(
-    runs: list[TrainedModel], baseline_seconds: float, bench: BenchmarkConfig, bench_data: BenchmarkData
-):
+def ensemble_of(runs: list[TrainedModel], baseline: dict, bench: BenchmarkConfig, bench_data: BenchmarkData):
     """Average the seed models of one preset; return ``(model, summary)``, or ``(None, None)`` under 2."""
     if len(runs) < 2:
         log(f"no ensemble: {bench.ensemble_preset!r} has {len(runs)} trained model(s), 2 are needed")
@@ -322,13 +331,16 @@ def ensemble_of(
         train.save_model(model, Path(bench.models_dir) / f"ensemble_{bench.ensemble_preset}.keras")
     # No training of its own: what it costs is the training of its members.
     train_seconds = round(sum(run.result.train_seconds for run in runs), 3)
+    cpu_seconds = round(sum(run.result.train_cpu_seconds for run in runs), 3)
     summary = {
         "preset": bench.ensemble_preset,
         "members": len(runs),
         "seeds": [run.seed for run in runs],
         "test_accuracy": accuracy,
         "train_seconds": train_seconds,
-        "time_ratio_vs_baseline": ratio(train_seconds, baseline_seconds),
+        "time_ratio_vs_baseline": ratio(train_seconds, baseline["train_seconds"]),
+        "train_cpu_seconds": cpu_seconds,
+        "cpu_time_ratio_vs_baseline": ratio(cpu_seconds, baseline["train_cpu_seconds"]),
     }
     return model, summary
 
@@ -472,13 +484,10 @@ def run_benchmark(bench: BenchmarkConfig) -> dict:
     bench_data = load_benchmark_data(bench)
     baselines, runs = train_all(bench, bench_data)
     baseline, baseline_report = baselines[0], baseline_summary(baselines, bench)
-    baseline_seconds = baseline_report["train_seconds"]
-    presets = {
-        name: preset_summary(preset_runs, baseline_seconds, bench) for name, preset_runs in runs.items()
-    }
+    presets = {name: preset_summary(group, baseline_report, bench) for name, group in runs.items()}
     timed = {"baseline": baseline.model} | {name: preset_runs[0].model for name, preset_runs in runs.items()}
     ensemble, ensemble_report = ensemble_of(
-        runs.get(bench.ensemble_preset, []), baseline_seconds, bench, bench_data
+        runs.get(bench.ensemble_preset, []), baseline_report, bench, bench_data
     )
     if ensemble is not None:
         presets[ENSEMBLE_KEY], timed[ENSEMBLE_KEY] = ensemble_report, ensemble
@@ -530,7 +539,7 @@ def readme_table(benchmark: dict) -> str:
             1,
             [baseline["test_accuracy"]],
             baseline["train_seconds"],
-            1.0,
+            (1.0, 1.0 if "train_cpu_seconds" in baseline else None),
             inference.get("baseline"),
         ),
     ]
@@ -544,8 +553,8 @@ def readme_table(benchmark: dict) -> str:
         if not is_current(benchmark, name):
             label += f" ({EARLIER_VERSION})"
         seeds = len(summary["seeds"])
-        speed = inference.get(name)
-        rows.append(_table_row(label, seeds, accuracies, seconds, summary["time_ratio_vs_baseline"], speed))
+        ratios = (summary["time_ratio_vs_baseline"], summary.get("cpu_time_ratio_vs_baseline"))
+        rows.append(_table_row(label, seeds, accuracies, seconds, ratios, inference.get(name)))
     return "\n".join(rows) + "\n\n" + _table_caption(benchmark) + "\n"
 
 
@@ -556,16 +565,17 @@ def _preset_order(benchmark: dict) -> list[str]:
     return asked + rest + ([ENSEMBLE_KEY] if ENSEMBLE_KEY in benchmark["presets"] else [])
 
 
-def _table_row(label: str, seeds: int, accuracies: list, seconds: float, time_ratio: float, speed) -> str:
+def _table_row(label: str, seeds: int, accuracies: list, seconds: float, ratios: tuple, speed) -> str:
+    """One row; ``ratios`` are the wall-clock and CPU time against the baseline's (None: not recorded)."""
     accuracy = f"{100 * statistics.fmean(accuracies):.2f} %"
     if len(accuracies) > 1:
         accuracy += f" ({100 * min(accuracies):.2f}–{100 * max(accuracies):.2f})"
     images_per_second = f"{speed['images_per_second']:,.0f}" if speed else "–"
     p50 = f"{speed['latency_ms_p50']:.2f}" if speed else "–"
     train_seconds = f"{seconds:,.0f}" if seconds >= 100 else f"{seconds:.1f}"
-    return readme.markdown_row(
-        [label, seeds, accuracy, train_seconds, f"{time_ratio:.2f}", images_per_second, p50]
-    )
+    time_ratio, cpu_ratio = (f"{value:.2f}" if value is not None else "–" for value in ratios)
+    cells = [label, seeds, accuracy, train_seconds, time_ratio, cpu_ratio, images_per_second, p50]
+    return readme.markdown_row(cells)
 
 
 def _table_caption(benchmark: dict) -> str:
@@ -578,7 +588,7 @@ def _table_caption(benchmark: dict) -> str:
         f"Measured by `{command}` on {machine['cpu_model']} "
         f"({machine['usable_cores']} cores{_vector_unit(machine)}), "
         f"TensorFlow {machine['tensorflow']}, {settings['started_at'][:10]}; {scope}. "
-        f"{_baseline_timing(benchmark['baseline'])}"
+        f"{_baseline_timing(benchmark['baseline'])}{_cpu_time_note(benchmark['baseline'])}"
         f"Test set of {settings['test_images']:,} images, used only to report."
         f"{_earlier_versions_note(benchmark)}"
     )
@@ -604,6 +614,16 @@ def _baseline_timing(baseline: dict) -> str:
         return ""
     shown = " and ".join(f"{seconds:.1f}" for seconds in runs)
     return f"Baseline time: mean of {len(runs)} runs ({shown} s), before and after the presets. "
+
+
+def _cpu_time_note(baseline: dict) -> str:
+    """Say what the CPU-time column measures; empty for reports written before it was recorded."""
+    if "train_cpu_seconds" not in baseline:
+        return ""
+    return (
+        "CPU time: of all the training process's threads, which does not grow while something else holds the "
+        "process up, as shared machines do for seconds at a time. "
+    )
 
 
 def update_readme(table: str, readme_path: Path = config.README_PATH) -> Path:
