@@ -617,9 +617,9 @@ def _baseline_timing(baseline: dict) -> str:
 
 
 def _cpu_time_note(baseline: dict) -> str:
-    """Say what the CPU-time column measures; empty for reports written before it was recorded."""
+    """What the CPU-time column measures, or that the run did not record it (reports before 2026-11-26)."""
     if "train_cpu_seconds" not in baseline:
-        return ""
+        return "CPU time was not recorded in this run. "
     return (
         "CPU time: of all the training process's threads, which does not grow while something else holds the "
         "process up, as shared machines do for seconds at a time. "
