@@ -38,6 +38,8 @@ def test_loss_falls_on_a_small_subset(mnist, tmp_path):
     assert result.history["val_accuracy"][-1] > 0.8
     assert checkpoint.is_file()
     assert 1 <= result.best_epoch <= result.epochs_run == 3
+    assert result.train_seconds > 0 and result.train_cpu_seconds > 0
+    assert result.summary()["train_cpu_seconds"] == round(result.train_cpu_seconds, 1)
 
 
 @pytest.mark.slow
