@@ -1,13 +1,14 @@
 """Where a training epoch's time goes, op by op: one epoch of a preset's model under TensorFlow's profiler.
 
 Trains ``PRESET`` (default: ``default``) for two epochs on 20,480 training images (no validation pass) and
-traces the second with ``tf.profiler``; the trace's TensorFlow ops are summed by layer and op type over the
-executor threads (seconds of thread time, so up to twice the wall clock on two cores). Run it with
-``TF_ENABLE_ONEDNN_OPTS=0`` and ``=1`` to compare TensorFlow's own kernels with oneDNN's (this script loads
-TensorFlow before the package, so unset it means TensorFlow's own default; the report says which ran).
+traces the second with ``tf.profiler``. The trace's TensorFlow ops are summed over the executor threads by
+layer, by op type and by both: seconds of thread time, so up to twice the wall clock on two cores. Run it
+with ``TF_ENABLE_ONEDNN_OPTS=0`` and ``=1`` to compare TensorFlow's own kernels with oneDNN's. This script
+loads TensorFlow before the package, so unset means TensorFlow's own default; the report says which ran.
 Prints JSON:
 
-    TF_ENABLE_ONEDNN_OPTS=0 .venv/bin/python bench/op_profile.py default > /tmp/ops_eigen.json
+    TF_ENABLE_ONEDNN_OPTS=0 .venv/bin/python bench/op_profile.py default > reports/op_profile_eigen.json
+    TF_ENABLE_ONEDNN_OPTS=1 .venv/bin/python bench/op_profile.py default > reports/op_profile_onednn.json
 """
 
 import collections
@@ -78,9 +79,10 @@ def main(preset_name: str) -> dict:
         model.fit(images, targets, **fit)
         seconds = op_seconds(logdir)
     total = sum(seconds.values())
-    by_type = collections.Counter()
-    for (_, op_type), value in seconds.items():
+    by_type, by_layer = collections.Counter(), collections.Counter()
+    for (layer, op_type), value in seconds.items():
         by_type[op_type] += value
+        by_layer[layer] += value
     return {
         "preset": preset_name,
         "onednn": _pywrap_util_port.IsMklEnabled(),
@@ -89,6 +91,7 @@ def main(preset_name: str) -> dict:
         "op_thread_seconds": round(total, 2),
         "top_ops": [[layer, op, round(value, 3)] for (layer, op), value in seconds.most_common(TOP)],
         "by_op_type": {op: round(value, 3) for op, value in by_type.most_common(TOP)},
+        "by_layer": {layer: round(value, 3) for layer, value in by_layer.most_common()},
     }
 
 
