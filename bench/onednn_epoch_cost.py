@@ -18,13 +18,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 MODELS = ("seed", "default")
 SETTINGS = ("0", "1")
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+CLOCKS = {"wall": "seconds", "cpu": "cpu_seconds"}  # each clock's list in perf_probe.EpochTimer
 
 
 def child() -> None:
@@ -32,22 +31,8 @@ def child() -> None:
     import keras
 
     from digit_recog.model import build_cnn
-    from digit_recog.perf_probe import probe_images
+    from digit_recog.perf_probe import EpochTimer, probe_images
     from digit_recog.presets import PRESETS
-
-    class ClockTimer(keras.callbacks.Callback):
-        """Wall-clock and CPU seconds of every epoch."""
-
-        def __init__(self):
-            super().__init__()
-            self.seconds = {clock: [] for clock in CLOCKS}
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = {clock: read() for clock, read in CLOCKS.items()}
-
-        def on_epoch_end(self, epoch, logs=None):
-            for clock, read in CLOCKS.items():
-                self.seconds[clock].append(read() - self.started[clock])
 
     images, labels = probe_images(20_480, 42)
     targets = keras.utils.to_categorical(labels, 10)
@@ -56,9 +41,9 @@ def child() -> None:
         preset = PRESETS[name]
         model = build_cnn(preset.model, seed=42)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
-        timer = ClockTimer()
+        timer = EpochTimer()
         model.fit(images, targets, batch_size=preset.train.batch_size, epochs=3, callbacks=[timer], verbose=0)
-        kept = {clock: values[1:] for clock, values in timer.seconds.items()}
+        kept = {clock: getattr(timer, attribute)[1:] for clock, attribute in CLOCKS.items()}
         seconds[str(name)] = {clock: [round(s, 3) for s in values] for clock, values in kept.items()}
     print(json.dumps(seconds))
 

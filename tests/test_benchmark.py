@@ -241,6 +241,15 @@ def test_ensemble_needs_two_members():
         build_ensemble([build_cnn(PRESETS["seed"].model)])
 
 
+def test_epoch_timer_records_wall_and_cpu_seconds_per_epoch():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    timer = perf_probe.EpochTimer()
+    model.fit(np.zeros((32, 4)), np.zeros((32, 2)), epochs=2, callbacks=[timer], verbose=0)
+    assert len(timer.seconds) == len(timer.cpu_seconds) == 2
+    assert all(seconds > 0 for seconds in timer.seconds + timer.cpu_seconds)
+
+
 def test_every_probe_variant_builds_and_unknown_ones_are_rejected():
     for name, variant in perf_probe.VARIANTS.items():
         assert build_cnn(variant.model, name=name).count_params() > 0

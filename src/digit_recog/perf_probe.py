@@ -115,17 +115,20 @@ class ProbeConfig:
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of every epoch of a ``fit``."""
+    """Wall-clock seconds (``seconds``) and process CPU seconds, all threads (``cpu_seconds``), of every epoch
+    of a ``fit``."""
 
     def __init__(self):
         super().__init__()
         self.seconds: list[float] = []
+        self.cpu_seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.perf_counter()
+        self._started, self._cpu_started = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._started)
+        self.cpu_seconds.append(time.process_time() - self._cpu_started)
 
 
 def probe_images(subset: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
