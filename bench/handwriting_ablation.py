@@ -73,8 +73,7 @@ def train_default(seed: int, variant: Variant, parts: AblationData):
     """
     preset = presets.get_preset("default", seed=seed, **variant.train)
     augmentation = replace(preset.model.augmentation, **variant.augmentation)
-    keras.utils.set_random_seed(seed)
-    model = build_cnn(replace(preset.model, augmentation=augmentation, **variant.model))
+    model = build_cnn(replace(preset.model, augmentation=augmentation, **variant.model), seed=seed)
     result = train.train_model(
         model,
         parts.train_images,

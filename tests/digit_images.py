@@ -119,12 +119,10 @@ def png_header_only(width: int, height: int) -> bytes:
 
 def untrained_model_file(folder: Path) -> Path:
     """An untrained CNN saved in ``folder``: enough for tests that check plumbing, not accuracy."""
-    import keras
 
     from digit_recog.model import build_cnn
     from digit_recog.presets import PRESETS
 
-    keras.utils.set_random_seed(0)
     path = Path(folder) / "untrained.keras"
-    build_cnn(PRESETS["seed"].model).save(path)
+    build_cnn(PRESETS["seed"].model, seed=0).save(path)
     return path

@@ -222,10 +222,7 @@ def test_seed_counts_and_quick_paths_from_the_command_line():
 
 
 def test_ensemble_averages_its_members_and_round_trips(tmp_path):
-    members = []
-    for seed in (1, 2):
-        keras.utils.set_random_seed(seed)
-        members.append(build_cnn(PRESETS["default"].model))
+    members = [build_cnn(PRESETS["default"].model, seed=seed) for seed in (1, 2)]
     ensemble = build_ensemble(members)
     images = np.random.default_rng(0).integers(0, 256, size=(16, 28, 28, 1)).astype(np.float32)
     expected = np.mean([member.predict(images, verbose=0) for member in members], axis=0)

@@ -20,8 +20,7 @@ from digit_recog.train import save_model
 
 @pytest.fixture(scope="module")
 def default_model():
-    keras.utils.set_random_seed(0)
-    return build_cnn(PRESETS["default"].model)
+    return build_cnn(PRESETS["default"].model, seed=0)
 
 
 def test_seed_preset_is_the_original_network():
@@ -50,8 +49,7 @@ def test_stride_applies_to_the_first_convolution_of_a_block():
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_maps_raw_pixels_to_probabilities(name, mnist):
     (images, _), _ = mnist
-    keras.utils.set_random_seed(0)
-    probabilities = predict_probabilities(build_cnn(PRESETS[name].model), images[:8])
+    probabilities = predict_probabilities(build_cnn(PRESETS[name].model, seed=0), images[:8])
     assert probabilities.shape == (8, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     assert (probabilities >= 0).all()

@@ -15,8 +15,7 @@ TINY = train.TrainConfig(epochs=3, batch_size=64, learning_rate=1e-3, lr_schedul
 
 def fit_small(mnist, train_config, count=1_500, checkpoint_path=None):
     (images, labels), _ = mnist
-    keras.utils.set_random_seed(train_config.seed)
-    model = build_cnn(PRESETS["seed"].model)
+    model = build_cnn(PRESETS["seed"].model, seed=train_config.seed)
     result = train.train_model(
         model,
         images[:count],

@@ -106,8 +106,7 @@ def run_job(args):
     if tiny:
         x, y, xv, yv = x[:2048], y[:2048], xv[:512], yv[:512]
         train_config = replace(train_config, epochs=2)
-    keras.utils.set_random_seed(seed)
-    model = model_module.build_cnn(model_config)
+    model = model_module.build_cnn(model_config, seed=seed)
     result = train.train_model(model, x, y, xv, yv, train_config, verbose=0)
     inference = model_module.inference_model(model)
     val = float((inference.predict(xv[..., None], batch_size=1000, verbose=0).argmax(1) == yv).mean())

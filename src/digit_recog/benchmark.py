@@ -205,8 +205,7 @@ def train_one(
     preset = bench.preset_for(preset_name, seed)
     images = len(bench_data.train_images)
     log(f"training {preset_name} seed {seed}: up to {preset.train.epochs} epochs on {images} images")
-    keras.utils.set_random_seed(seed)
-    model = build_cnn(preset.model, name=f"{preset_name}_seed{seed}")
+    model = build_cnn(preset.model, name=f"{preset_name}_seed{seed}", seed=seed)
     result = train.train_model(
         model,
         bench_data.train_images,

@@ -152,8 +152,7 @@ def run_variant(name: str, probe: ProbeConfig) -> dict:
     if variant.mixed_precision:
         keras.mixed_precision.set_global_policy(variant.mixed_precision)
     images, labels = probe_images(probe.subset, probe.seed)
-    keras.utils.set_random_seed(probe.seed)
-    model = build_cnn(variant.model, name=name)
+    model = build_cnn(variant.model, name=name, seed=probe.seed)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss="sparse_categorical_crossentropy",

@@ -178,8 +178,7 @@ class CnnHyperModel(keras_tuner.HyperModel):
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         """A compiled CNN for the trial's values, without augmentation, from a fixed seed."""
         hparams = declare_search_space(hp)
-        keras.utils.set_random_seed(self.seed)
-        model = build_cnn(model_config_from_hparams(hparams))
+        model = build_cnn(model_config_from_hparams(hparams), seed=self.seed)
         model.compile(
             optimizer=keras.optimizers.Adam(hparams["learning_rate"]),
             loss="sparse_categorical_crossentropy",
