@@ -23,7 +23,9 @@ from digit_recog.model import build_cnn
 from digit_recog.perf_probe import EpochTimer, probe_images
 from digit_recog.presets import PRESETS
 
-ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+if len(sys.argv) > 2 or (len(sys.argv) == 2 and not (sys.argv[1].isdigit() and int(sys.argv[1]) > 0)):
+    sys.exit(f"usage: {sys.argv[0]} [ROUNDS]  (a positive whole number, default 6)")
+ROUNDS = int(sys.argv[1]) if len(sys.argv) == 2 else 6
 CURRENT = PRESETS["default"].model
 EARLIER = replace(CURRENT, **EARLIER_HEAD)
 MODELS = {
