@@ -6,13 +6,17 @@ JAX affine resampling), because with Keras's three layers training on the JAX ba
 slower (reports/performance.md). Write the data first (bench/gpu_sweep/make_data.py), then, on a machine
 with JAX and Keras:
 
-    python bench/gpu_sweep/sweep.py OUT_DIR WORKERS BUDGET_SECONDS [--tiny]
+    python bench/gpu_sweep/sweep.py OUT_DIR WORKERS BUDGET_SECONDS [--tiny] [--best ROUND]
+
+``--best ROUND`` sweeps variants of the `best` preset (BEST_V, the round's list in BEST_SWEPT) instead of
+`default`'s (V).
 
 A machine without internet and without Keras needs its wheels brought along: ``pip download keras==3.15.1
 --python-version 3.12 --only-binary=:all: --platform manylinux_2_28_x86_64 -d .whl``, delete the numpy and
 ml_dtypes wheels there (JAX's own stay), then ``pip install --no-index --find-links .whl keras``.
 One line per run goes to OUT_DIR/sweep.jsonl; jobs not started within the budget are skipped. The H200 run
-of 2026-11-26 is reports/gpu_sweep_h200.jsonl (summary in reports/performance.md). The variants change the
+of 2026-11-26 is reports/gpu_sweep_h200.jsonl, the H100 runs of `best` reports/gpu_sweep_best_h100*.jsonl
+(summaries in reports/performance.md). The variants change the
 `default` preset as it is when the sweep runs; that run's control was the preset of the day (blur on half
 the images, dense 128, dropout 0.3, batch-norm momentum 0.99, peak 4e-3), so a rerun since the preset changed
 sweeps around a different control.
@@ -59,6 +63,23 @@ V = {
     "adamw0.01": ({}, {}, {}, 0.01),
     "adamw0.05": ({}, {}, {}, 0.05),
 }
+# Variants of `best`: the default's augmentation and schedule, no handwriting augmentation, more epochs.
+BEST_V = {
+    "control": ({}, {}, {}, None),
+    "noHW": (dict(stroke_width=0.0, blur=0.0), {}, {}, None),
+    "defaug": (dict(blur_factor=(1.0, 1.0)), dict(bn_momentum=0.9), dict(learning_rate=6e-3), None),
+    "e45": ({}, {}, dict(epochs=45), None),
+    "noHW_e45": (dict(stroke_width=0.0, blur=0.0), {}, dict(epochs=45), None),
+    "e20": ({}, {}, dict(epochs=20), None),
+    "ls0": ({}, {}, dict(label_smoothing=0.0), None),
+    "dense256_d0.2": ({}, dict(dense_units=(256,), dropout_rates=(0.2,)), {}, None),
+    "bs128": ({}, {}, dict(batch_size=128), None),
+    "wide1.5": ({}, dict(conv_blocks="wide1.5"), {}, None),
+}
+BEST_SWEPT = {  # the two H100 runs of 2026-11-26, in turn (--best 1, --best 2)
+    "1": ["control", "noHW", "defaug", "e45", "noHW_e45"],
+    "2": ["e20", "ls0", "dense256_d0.2", "bs128", "wide1.5"],
+}
 SEEDS = (42, 43, 44, 45, 46, 47, 48, 49)
 SWEPT = [  # the variants of the H200 run; the others in V were left out for time
     "control",
@@ -77,7 +98,7 @@ SWEPT = [  # the variants of the H200 run; the others in V were left out for tim
 
 
 def run_job(args):
-    name, seed, deadline, tiny = args
+    name, seed, deadline, tiny, base = args
     if time.time() > deadline:
         return {"variant": name, "seed": seed, "skipped": True}
     import keras
@@ -92,8 +113,11 @@ def run_job(args):
         return [*handwriting, FastGeometry(aug.rotation, aug.zoom, aug.translation, name="fast_geometry")]
 
     model_module.augmentation_layers = fast_layers
-    aug_o, model_o, train_o, weight_decay = V[name]
-    preset = presets.get_preset("default", seed=seed, **train_o)
+    aug_o, model_o, train_o, weight_decay = (BEST_V if base == "best" else V)[name]
+    preset = presets.get_preset(base, seed=seed, **train_o)
+    if model_o.get("conv_blocks") == "wide1.5":
+        wider = tuple(replace(block, filters=block.filters * 3 // 2) for block in preset.model.conv_blocks)
+        model_o = dict(conv_blocks=wider)
     model_config = replace(preset.model, augmentation=replace(preset.model.augmentation, **aug_o), **model_o)
     train_config = preset.train
     keras.optimizers.Adam = (
@@ -140,11 +164,14 @@ def _init():
 def main():
     out_dir, workers, budget = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     tiny = "--tiny" in sys.argv
+    base = "best" if "--best" in sys.argv else "default"
+    best_round = sys.argv[sys.argv.index("--best") + 1] if base == "best" else None
     os.makedirs(out_dir, exist_ok=True)
     deadline = time.time() + budget
 
-    names = list(V)[:3] if tiny else SWEPT
-    todo = [(name, seed, deadline, tiny) for seed in (SEEDS[:1] if tiny else SEEDS) for name in names]
+    variants = BEST_V if base == "best" else V
+    names = list(variants)[:3] if tiny else (BEST_SWEPT[best_round] if base == "best" else SWEPT)
+    todo = [(name, seed, deadline, tiny, base) for seed in (SEEDS[:1] if tiny else SEEDS) for name in names]
     path = os.path.join(out_dir, "sweep.jsonl")
     with mp.get_context("spawn").Pool(workers, initializer=_init) as pool, open(path, "w") as log:
         for result in pool.imap_unordered(run_job, todo):
@@ -160,10 +187,10 @@ def main():
                     ),
                     flush=True,
                 )
-    summarise(path)
+    summarise(path, variants)
 
 
-def summarise(path):
+def summarise(path, variants=V):
     """Print each variant's mean validation accuracy, its mean difference from the control on the same
     seeds (points), and its mean accuracy on the other writers' digits."""
     import numpy as np
@@ -172,7 +199,7 @@ def summarise(path):
         rows = [json.loads(line) for line in lines]
     rows = [r for r in rows if not r.get("skipped")]
     control = {r["seed"]: r["val_accuracy"] for r in rows if r["variant"] == "control"}
-    for name in V:
+    for name in variants:
         mine = [r for r in rows if r["variant"] == name]
         if not mine:
             continue
