@@ -45,7 +45,7 @@ test: install lint ## Lint, run the unit tests, then replay every notebook with 
 	$(PYTHON) -m pytest
 	$(PYTHON) tests/replay_notebooks.py
 
-bench: install ## Benchmark the presets against the original recipe (about 65 min on 2 AVX-512 cores)
+bench: install ## Benchmark the presets against the original recipe (about 95 min on 2 AVX2 cores)
 	$(PYTHON) -m digit_recog.benchmark --update-readme
 
 bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes; writes reports/benchmark_quick.json)

@@ -7,7 +7,7 @@ less), averages the seed models of one preset into an ensemble (no extra trainin
 inference of every model against the baseline on the same machine in the same run. Models are
 chosen on the validation split only; the test set only reports.
 
-    python -m digit_recog.benchmark                 # the full benchmark (65 minutes on 2 AVX-512 cores)
+    python -m digit_recog.benchmark                 # the full benchmark (95 minutes on 2 AVX2 cores)
     python -m digit_recog.benchmark --quick         # a few minutes; writes reports/benchmark_quick.json
     python -m digit_recog.benchmark --readme-table  # print the markdown table of an existing run
 """
