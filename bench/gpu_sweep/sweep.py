@@ -63,7 +63,7 @@ V = {
     "adamw0.01": ({}, {}, {}, 0.01),
     "adamw0.05": ({}, {}, {}, 0.05),
 }
-# Variants of `best`: the default's augmentation and schedule, no handwriting augmentation, more epochs.
+# Variants of `best`: epochs, augmentation, the default's settings, head, batch, width (BEST_SWEPT runs them).
 BEST_V = {
     "control": ({}, {}, {}, None),
     "noHW": (dict(stroke_width=0.0, blur=0.0), {}, {}, None),
