@@ -63,6 +63,13 @@ V = {
     "adamw0.01": ({}, {}, {}, 0.01),
     "adamw0.05": ({}, {}, {}, 0.05),
 }
+
+
+def widen(blocks):
+    """The conv blocks with 1.5x the filters (a model override may be a function of the preset's value)."""
+    return tuple(replace(block, filters=block.filters * 3 // 2) for block in blocks)
+
+
 # Variants of `best`: epochs, augmentation, the default's settings, head, batch, width (BEST_SWEPT runs them).
 BEST_V = {
     "control": ({}, {}, {}, None),
@@ -74,12 +81,13 @@ BEST_V = {
     "ls0": ({}, {}, dict(label_smoothing=0.0), None),
     "dense256_d0.2": ({}, dict(dense_units=(256,), dropout_rates=(0.2,)), {}, None),
     "bs128": ({}, {}, dict(batch_size=128), None),
-    "wide1.5": ({}, dict(conv_blocks="wide1.5"), {}, None),
+    "wide1.5": ({}, dict(conv_blocks=widen), {}, None),
 }
 BEST_SWEPT = {  # the two H100 runs of 2026-11-26, in turn (--best 1, --best 2)
     "1": ["control", "noHW", "defaug", "e45", "noHW_e45"],
     "2": ["e20", "ls0", "dense256_d0.2", "bs128", "wide1.5"],
 }
+VARIANTS = {"default": V, "best": BEST_V}  # the preset each table varies
 SEEDS = (42, 43, 44, 45, 46, 47, 48, 49)
 SWEPT = [  # the variants of the H200 run; the others in V were left out for time
     "control",
@@ -113,11 +121,11 @@ def run_job(args):
         return [*handwriting, FastGeometry(aug.rotation, aug.zoom, aug.translation, name="fast_geometry")]
 
     model_module.augmentation_layers = fast_layers
-    aug_o, model_o, train_o, weight_decay = (BEST_V if base == "best" else V)[name]
+    aug_o, model_o, train_o, weight_decay = VARIANTS[base][name]
     preset = presets.get_preset(base, seed=seed, **train_o)
-    if model_o.get("conv_blocks") == "wide1.5":
-        wider = tuple(replace(block, filters=block.filters * 3 // 2) for block in preset.model.conv_blocks)
-        model_o = dict(conv_blocks=wider)
+    model_o = {
+        key: value(getattr(preset.model, key)) if callable(value) else value for key, value in model_o.items()
+    }
     model_config = replace(preset.model, augmentation=replace(preset.model.augmentation, **aug_o), **model_o)
     train_config = preset.train
     keras.optimizers.Adam = (
@@ -165,11 +173,13 @@ def main():
     out_dir, workers, budget = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     tiny = "--tiny" in sys.argv
     base = "best" if "--best" in sys.argv else "default"
-    best_round = sys.argv[sys.argv.index("--best") + 1] if base == "best" else None
+    best_round = sys.argv[sys.argv.index("--best") + 1] if "--best" in sys.argv[:-1] else None
+    if base == "best" and best_round not in BEST_SWEPT:
+        sys.exit(f"--best needs a round: one of {', '.join(BEST_SWEPT)}")
     os.makedirs(out_dir, exist_ok=True)
     deadline = time.time() + budget
 
-    variants = BEST_V if base == "best" else V
+    variants = VARIANTS[base]
     names = list(variants)[:3] if tiny else (BEST_SWEPT[best_round] if base == "best" else SWEPT)
     todo = [(name, seed, deadline, tiny, base) for seed in (SEEDS[:1] if tiny else SEEDS) for name in names]
     path = os.path.join(out_dir, "sweep.jsonl")
