@@ -66,12 +66,12 @@ def load_ablation_data(images: np.ndarray, labels: np.ndarray) -> AblationData:
     )
 
 
-def train_default(seed: int, variant: Variant, parts: AblationData):
-    """Train the default preset with ``seed``, changed by ``variant``.
+def train_default(seed: int, variant: Variant, parts: AblationData, preset_name: str = "default"):
+    """Train the default preset (or ``preset_name``) with ``seed``, changed by ``variant``.
 
     Returns the model (weights of the lowest validation loss) and its ``TrainingResult``.
     """
-    preset = presets.get_preset("default", seed=seed, **variant.train)
+    preset = presets.get_preset(preset_name, seed=seed, **variant.train)
     augmentation = replace(preset.model.augmentation, **variant.augmentation)
     model = build_cnn(replace(preset.model, augmentation=augmentation, **variant.model), seed=seed)
     result = train.train_model(
@@ -102,15 +102,18 @@ def output_path() -> str:
     return sys.argv[1]
 
 
-def write_validation_rows(path: str, variants: dict[str, Variant], seeds=(42, 43, 44)) -> None:
-    """Train the default changed by each variant (see ``train_default``) for each seed; append one JSON line
-    per training to ``path`` (validation and other writers' accuracy, best epoch, seconds). No test images."""
+def write_validation_rows(
+    path: str, variants: dict[str, Variant], seeds=(42, 43, 44), preset_name: str = "default"
+) -> None:
+    """Train the default (or ``preset_name``) changed by each variant (see ``train_default``) for each seed;
+    append one JSON line per training to ``path`` (validation and other writers' accuracy, best epoch,
+    seconds). No test images."""
     with open(path, "a") as out:
         (images, labels), _ = data.load_mnist()
         parts = load_ablation_data(images, labels)
         for seed in seeds:
             for name, variant in variants.items():
-                model, result = train_default(seed, variant, parts)
+                model, result = train_default(seed, variant, parts, preset_name)
                 row = {
                     "variant": name,
                     "seed": seed,

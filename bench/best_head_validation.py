@@ -1,0 +1,46 @@
+"""Validation-only: the `best` preset with one resampling and the default's head, 3 seeds, on the CPU.
+
+The H100 sweep of `best` (reports/performance.md) trained every variant with one resampling for rotation,
+zoom and shift, while the CPU's `best` chains Keras's three layers; there, a dense layer of 256 with dropout
+0.2 scored +0.05 +- 0.02 points over 128 and 0.4. This trains the two together on the CPU with TensorFlow,
+as the benchmark trains. The control is the benchmark's own `best` models (models/benchmark/best_seed4x.keras,
+written by `make bench`; same seeds and split), scored here on the validation split and the other writers'
+digits, not retrained.
+
+Rule, written before any of these runs: the variant is worth a benchmark run only if its mean validation
+accuracy over seeds 42-44 is at least 0.05 points above the control's, and its mean on the other writers'
+digits at most 0.3 points below. The test set is not loaded. About 25-30 minutes a training on 2 AVX2 cores:
+
+    .venv/bin/python bench/best_head_validation.py reports/best_head_validation.jsonl
+"""
+
+import json
+
+import keras
+from handwriting_ablation import Variant, load_ablation_data, output_path, scores, write_validation_rows
+
+from digit_recog import config, data
+
+SEEDS = (42, 43, 44)
+ONE_RESAMPLING_DENSE_256 = Variant(
+    augmentation={"chained_geometry": False}, model={"dense_units": (256,), "dropout_rates": (0.2,)}
+)
+
+
+def write_control_rows(path: str) -> None:
+    """Score the benchmark's `best` models on the validation split and other writers' digits."""
+    (images, labels), _ = data.load_mnist()
+    parts = load_ablation_data(images, labels)
+    with open(path, "a") as out:
+        for seed in SEEDS:
+            model = keras.models.load_model(config.BENCHMARK_MODELS_DIR / f"best_seed{seed}.keras")
+            row = {"variant": "best_benchmark_models", "seed": seed, **scores(model, parts)}
+            out.write(json.dumps(row) + "\n")
+            print(row, flush=True)
+
+
+if __name__ == "__main__":
+    write_control_rows(output_path())
+    write_validation_rows(
+        output_path(), {"best_one_resampling_dense_256": ONE_RESAMPLING_DENSE_256}, SEEDS, preset_name="best"
+    )
