@@ -18,14 +18,13 @@ from dataclasses import replace
 import keras
 import numpy as np
 from handwriting_ablation import EARLIER_HEAD
+from rounds_argument import rounds_from_argv
 
 from digit_recog.model import build_cnn
 from digit_recog.perf_probe import EpochTimer, probe_images
 from digit_recog.presets import PRESETS
 
-if len(sys.argv) > 2 or (len(sys.argv) == 2 and not (sys.argv[1].isdigit() and int(sys.argv[1]) > 0)):
-    sys.exit(f"usage: {sys.argv[0]} [ROUNDS]  (a positive whole number, default 6)")
-ROUNDS = int(sys.argv[1]) if len(sys.argv) == 2 else 6
+ROUNDS = rounds_from_argv(default=6)
 CURRENT = PRESETS["default"].model
 EARLIER = replace(CURRENT, **EARLIER_HEAD)
 MODELS = {

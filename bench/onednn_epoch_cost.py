@@ -20,6 +20,7 @@ import subprocess
 import sys
 
 import numpy as np
+from rounds_argument import rounds_from_argv
 
 MODELS = ("seed", "default")
 SETTINGS = ("0", "1")
@@ -94,7 +95,5 @@ def main(rounds: int) -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--child"]:
         child()
-    elif len(sys.argv) > 2 or (len(sys.argv) == 2 and not (sys.argv[1].isdigit() and int(sys.argv[1]) > 0)):
-        sys.exit(f"usage: {sys.argv[0]} [ROUNDS]  (a positive whole number, default 4)")
     else:
-        main(int(sys.argv[1]) if len(sys.argv) == 2 else 4)
+        main(rounds_from_argv(default=4))
