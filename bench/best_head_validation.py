@@ -9,7 +9,7 @@ digits, not retrained.
 
 Rule, written before any of these runs: the variant is worth a benchmark run only if its mean validation
 accuracy over seeds 42-44 is at least 0.05 points above the control's, and its mean on the other writers'
-digits at most 0.3 points below. The test set is not loaded. About 25-30 minutes a training on 2 AVX2 cores:
+digits at most 0.3 points below. The test set is not loaded. About 25-40 minutes a training on 2 AVX2 cores:
 
     .venv/bin/python bench/best_head_validation.py reports/best_head_validation.jsonl
 """
