@@ -1,4 +1,4 @@
-"""Validation-only: the `best` preset with one resampling and the default's head, 3 seeds, on the CPU.
+"""Validation-only: the `best` preset with one resampling and a dense 256 head, 3 seeds, on the CPU.
 
 The H100 sweep of `best` (reports/performance.md) trained every variant with one resampling for rotation,
 zoom and shift, while the CPU's `best` chains Keras's three layers; there, a dense layer of 256 with dropout
@@ -16,10 +16,16 @@ digits at most 0.3 points below. The test set is not loaded. About 25-40 minutes
 
 import json
 
-import keras
-from handwriting_ablation import Variant, load_ablation_data, output_path, scores, write_validation_rows
+from handwriting_ablation import (
+    Variant,
+    benchmark_best_models,
+    load_ablation_data,
+    output_path,
+    scores,
+    write_validation_rows,
+)
 
-from digit_recog import config, data
+from digit_recog import data
 
 SEEDS = (42, 43, 44)
 ONE_RESAMPLING_DENSE_256 = Variant(
@@ -31,9 +37,9 @@ def write_control_rows(path: str) -> None:
     """Score the benchmark's `best` models on the validation split and other writers' digits."""
     (images, labels), _ = data.load_mnist()
     parts = load_ablation_data(images, labels)
+    models = benchmark_best_models(SEEDS)
     with open(path, "a") as out:
-        for seed in SEEDS:
-            model = keras.models.load_model(config.BENCHMARK_MODELS_DIR / f"best_seed{seed}.keras")
+        for seed, model in models.items():
             row = {"variant": "best_benchmark_models", "seed": seed, **scores(model, parts)}
             out.write(json.dumps(row) + "\n")
             print(row, flush=True)

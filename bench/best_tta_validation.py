@@ -12,6 +12,7 @@ import json
 
 import keras
 import numpy as np
+from handwriting_ablation import benchmark_best_models
 from scipy import ndimage
 
 from digit_recog import config, data
@@ -40,10 +41,7 @@ def main() -> dict:
     (images, labels), _ = data.load_mnist()
     _, val_indices = data.split_train_validation(labels, config.VALIDATION_SIZE, config.SEED)
     val_images, val_labels = images[val_indices], labels[val_indices]
-    models = {
-        seed: keras.models.load_model(config.BENCHMARK_MODELS_DIR / f"best_seed{seed}.keras")
-        for seed in SEEDS
-    }
+    models = benchmark_best_models(SEEDS)
     report = {}
     for name, shifts in SHIFT_SETS.items():
         probabilities = {

@@ -1,7 +1,8 @@
-"""What the ablation scripts share: the data, one training of the default preset, its scores, the rows.
+"""What the ablation scripts share: the data, one training of a preset (the default unless told), its
+scores, the rows, and the benchmark's `best` models.
 
-Run the scripts, not this file: handwriting_ablation_validation.py, handwriting_ablation_test.py and
-geometry_ablation_validation.py.
+Run the scripts, not this file: handwriting_ablation_validation.py, handwriting_ablation_test.py,
+geometry_ablation_validation.py, default_*_validation.py and best_*_validation.py.
 """
 
 import json
@@ -12,6 +13,7 @@ import keras
 import numpy as np
 
 from digit_recog import config, data, presets, robustness, train
+from digit_recog.artifacts import shown_path
 from digit_recog.inference import accuracy
 from digit_recog.model import build_cnn
 
@@ -66,7 +68,7 @@ def load_ablation_data(images: np.ndarray, labels: np.ndarray) -> AblationData:
     )
 
 
-def train_default(seed: int, variant: Variant, parts: AblationData, preset_name: str = "default"):
+def train_variant(seed: int, variant: Variant, parts: AblationData, preset_name: str = "default"):
     """Train the default preset (or ``preset_name``) with ``seed``, changed by ``variant``.
 
     Returns the model (weights of the lowest validation loss) and its ``TrainingResult``.
@@ -94,6 +96,17 @@ def scores(model: keras.Model, parts: AblationData) -> dict:
     }
 
 
+def benchmark_best_models(seeds) -> dict[int, keras.Model]:
+    """The `best` models the last `make bench` saved, by seed; exits naming any missing file and the fix."""
+    paths = {seed: config.BENCHMARK_MODELS_DIR / f"best_seed{seed}.keras" for seed in seeds}
+    missing = [shown_path(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        raise SystemExit(
+            f"missing {', '.join(missing)}: run `make bench` first, which trains and saves them."
+        )
+    return {seed: keras.models.load_model(path) for seed, path in paths.items()}
+
+
 def output_path() -> str:
     """The running script's first argument, the JSON-lines file its rows are appended to; exits with the
     usage when it is missing."""
@@ -105,7 +118,7 @@ def output_path() -> str:
 def write_validation_rows(
     path: str, variants: dict[str, Variant], seeds=(42, 43, 44), preset_name: str = "default"
 ) -> None:
-    """Train the default (or ``preset_name``) changed by each variant (see ``train_default``) for each seed;
+    """Train the default (or ``preset_name``) changed by each variant (see ``train_variant``) for each seed;
     append one JSON line per training to ``path`` (validation and other writers' accuracy, best epoch,
     seconds). No test images."""
     with open(path, "a") as out:
@@ -113,7 +126,7 @@ def write_validation_rows(
         parts = load_ablation_data(images, labels)
         for seed in seeds:
             for name, variant in variants.items():
-                model, result = train_default(seed, variant, parts, preset_name)
+                model, result = train_variant(seed, variant, parts, preset_name)
                 row = {
                     "variant": name,
                     "seed": seed,

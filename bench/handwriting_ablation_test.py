@@ -14,7 +14,7 @@ from handwriting_ablation import (
     load_ablation_data,
     output_path,
     scores,
-    train_default,
+    train_variant,
 )
 
 from digit_recog import data
@@ -24,7 +24,7 @@ with open(output_path(), "a") as out:
     (images, labels), (test_images, test_labels) = data.load_mnist()
     parts = load_ablation_data(images, labels)
     for seed in (42, 43, 44):
-        model, result = train_default(seed, WITHOUT_STROKE_WIDTH_AND_BLUR, parts)
+        model, result = train_variant(seed, WITHOUT_STROKE_WIDTH_AND_BLUR, parts)
         measured = scores(model, parts)
         row = {
             "variant": "default_noHW",
