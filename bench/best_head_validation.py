@@ -17,6 +17,7 @@ digits at most 0.3 points below. The test set is not loaded. About 25-40 minutes
 import json
 
 from handwriting_ablation import (
+    BENCHMARK_BEST_SEEDS,
     Variant,
     benchmark_best_models,
     load_ablation_data,
@@ -27,7 +28,6 @@ from handwriting_ablation import (
 
 from digit_recog import data
 
-SEEDS = (42, 43, 44)
 ONE_RESAMPLING_DENSE_256 = Variant(
     augmentation={"chained_geometry": False}, model={"dense_units": (256,), "dropout_rates": (0.2,)}
 )
@@ -37,7 +37,7 @@ def write_control_rows(path: str) -> None:
     """Score the benchmark's `best` models on the validation split and other writers' digits."""
     (images, labels), _ = data.load_mnist()
     parts = load_ablation_data(images, labels)
-    models = benchmark_best_models(SEEDS)
+    models = benchmark_best_models()
     with open(path, "a") as out:
         for seed, model in models.items():
             row = {"variant": "best_benchmark_models", "seed": seed, **scores(model, parts)}
@@ -48,5 +48,8 @@ def write_control_rows(path: str) -> None:
 if __name__ == "__main__":
     write_control_rows(output_path())
     write_validation_rows(
-        output_path(), {"best_one_resampling_dense_256": ONE_RESAMPLING_DENSE_256}, SEEDS, preset_name="best"
+        output_path(),
+        {"best_one_resampling_dense_256": ONE_RESAMPLING_DENSE_256},
+        BENCHMARK_BEST_SEEDS,
+        preset_name="best",
     )

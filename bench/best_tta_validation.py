@@ -12,13 +12,12 @@ import json
 
 import keras
 import numpy as np
-from handwriting_ablation import benchmark_best_models
+from handwriting_ablation import benchmark_best_models, load_ablation_data
 from scipy import ndimage
 
-from digit_recog import config, data
+from digit_recog import data
 from digit_recog.inference import predict_probabilities
 
-SEEDS = (42, 43, 44)
 SHIFT_SETS = {
     "none": [(0, 0)],
     "original_and_4_shifts": [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)],
@@ -39,9 +38,9 @@ def averaged_probabilities(model: keras.Model, images: np.ndarray, shifts: list)
 def main() -> dict:
     """Validation accuracy of each seed's model and of their ensemble, for each set of shifts."""
     (images, labels), _ = data.load_mnist()
-    _, val_indices = data.split_train_validation(labels, config.VALIDATION_SIZE, config.SEED)
-    val_images, val_labels = images[val_indices], labels[val_indices]
-    models = benchmark_best_models(SEEDS)
+    parts = load_ablation_data(images, labels)
+    val_images, val_labels = parts.val_images, parts.val_labels
+    models = benchmark_best_models()
     report = {}
     for name, shifts in SHIFT_SETS.items():
         probabilities = {
@@ -52,7 +51,7 @@ def main() -> dict:
             str(key): round(100 * float(np.mean(p.argmax(axis=1) == val_labels)), 2)
             for key, p in probabilities.items()
         }
-        report[name]["single_model_mean"] = round(float(np.mean([report[name][str(s)] for s in SEEDS])), 3)
+        report[name]["single_model_mean"] = round(float(np.mean([report[name][str(s)] for s in models])), 3)
     return report
 
 

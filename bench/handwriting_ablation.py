@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 import keras
 import numpy as np
 
-from digit_recog import config, data, presets, robustness, train
+from digit_recog import benchmark, config, data, presets, robustness, train
 from digit_recog.artifacts import shown_path
 from digit_recog.inference import accuracy
 from digit_recog.model import build_cnn
@@ -45,6 +45,9 @@ GPU_SWEEP_GAINS = Variant(
     model={"dense_units": (256,), "dropout_rates": (0.2,), "bn_momentum": 0.9},
     train={"learning_rate": 6e-3},
 )
+
+# The seeds `make bench` trains `best` with (and so the seed models it saves).
+BENCHMARK_BEST_SEEDS = tuple(benchmark.BenchmarkConfig().seeds_for("best"))
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,9 @@ def scores(model: keras.Model, parts: AblationData) -> dict:
     }
 
 
-def benchmark_best_models(seeds) -> dict[int, keras.Model]:
+def benchmark_best_models() -> dict[int, keras.Model]:
     """The `best` models the last `make bench` saved, by seed; exits naming any missing file and the fix."""
-    paths = {seed: config.BENCHMARK_MODELS_DIR / f"best_seed{seed}.keras" for seed in seeds}
+    paths = {seed: benchmark.saved_model_path("best", seed) for seed in BENCHMARK_BEST_SEEDS}
     missing = [shown_path(path) for path in paths.values() if not path.is_file()]
     if missing:
         raise SystemExit(

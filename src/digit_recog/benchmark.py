@@ -218,8 +218,13 @@ def train_one(
     accuracy = inference.accuracy(model, bench_data.test_images, bench_data.test_labels)
     log(f"  {preset_name} seed {seed}: test accuracy {accuracy:.4f}, {result.train_seconds:.1f} s")
     if save and bench.models_dir is not None:
-        train.save_model(model, Path(bench.models_dir) / f"{preset_name}_seed{seed}.keras")
+        train.save_model(model, saved_model_path(preset_name, seed, bench.models_dir))
     return TrainedModel(preset_name, seed, model, result, accuracy)
+
+
+def saved_model_path(preset_name: str, seed: int, models_dir: Path = config.BENCHMARK_MODELS_DIR) -> Path:
+    """Where a benchmark run saves the model of ``preset_name`` trained with ``seed``."""
+    return Path(models_dir) / f"{preset_name}_seed{seed}.keras"
 
 
 def train_all(bench: BenchmarkConfig, bench_data: BenchmarkData) -> tuple[list[TrainedModel], dict]:
