@@ -30,7 +30,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 run: install ## Run the pipeline notebooks in order, in place, then rewrite README's Results table
 	@$(MAKE) --no-print-directory notebooks RUN="$(NOTEBOOKS)"
-	$(PYTHON) -m digit_recog.results_table
+	$(PYTHON) -m lab.results_table
 
 experiments: install ## Run the hyperparameter search (06) and the architecture comparison (07), in place
 	@$(MAKE) --no-print-directory notebooks RUN="$(EXPERIMENTS)"
@@ -46,24 +46,25 @@ test: install lint ## Lint, run the unit tests, then replay every notebook with 
 	$(PYTHON) tests/replay_notebooks.py
 
 bench: install ## Benchmark the presets against the original recipe (about 95 min on 2 AVX2 cores)
-	$(PYTHON) -m digit_recog.benchmark --update-readme
+	$(PYTHON) -m lab.benchmark --update-readme
 
-bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes; writes reports/benchmark_quick.json)
-	$(PYTHON) -m digit_recog.benchmark --quick
+bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes; writes lab/reports/benchmark_quick.json)
+	$(PYTHON) -m lab.benchmark --quick
 
 serve: install ## Start the drawing web app on http://127.0.0.1:8000
 	$(VENV)/bin/digit-recog serve --host 127.0.0.1 --port 8000
 
 WORKERS ?= 2
 tune-distributed: install ## Hyperparameter search, a chief and 2 workers here (WORKERS=4 for 4); writes best_hparams.json
-	$(PYTHON) -m digit_recog.distributed --workers $(WORKERS) --save
+	$(PYTHON) -m digit_recog.experiments.distributed --workers $(WORKERS) --save
 
-lint: install ## Check code and notebooks with ruff
-	$(VENV)/bin/ruff check src tests notebooks bench
+lint: install ## Check code and notebooks with ruff, and the import contracts with import-linter
+	$(VENV)/bin/ruff check src tests notebooks lab
+	$(VENV)/bin/lint-imports
 
 format: install ## Format code and notebooks with ruff, and sort imports
-	$(VENV)/bin/ruff check --select I --fix src tests notebooks bench
-	$(VENV)/bin/ruff format src tests notebooks bench
+	$(VENV)/bin/ruff check --select I --fix src tests notebooks lab
+	$(VENV)/bin/ruff format src tests notebooks lab
 
 clean: ## Remove .venv and caches (committed artefacts are kept)
 	rm -rf $(VENV) .pytest_cache .ruff_cache models/checkpoints src/*.egg-info

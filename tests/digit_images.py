@@ -1,4 +1,4 @@
-"""Test helpers for issue 6 (your own digits): synthetic pictures of digits and the models to read them.
+"""Test helpers for reading your own digits: synthetic pictures of digits and the models to read them.
 
 The digits are drawn as strokes with Pillow, the way a person draws them, so no font is needed.
 """
@@ -120,8 +120,8 @@ def png_header_only(width: int, height: int) -> bytes:
 def untrained_model_file(folder: Path) -> Path:
     """An untrained CNN saved in ``folder``: enough for tests that check plumbing, not accuracy."""
 
-    from digit_recog.model import build_cnn
-    from digit_recog.presets import PRESETS
+    from digit_recog.modeling.cnn import build_cnn
+    from digit_recog.modeling.presets import PRESETS
 
     path = Path(folder) / "untrained.keras"
     build_cnn(PRESETS["seed"].model, seed=0).save(path)

@@ -4,8 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from digit_recog import architectures
-from digit_recog.train import TrainConfig
+from digit_recog import plots
+from digit_recog.experiments import architecture_comparison
+from digit_recog.modeling import architectures
+from digit_recog.modeling.train import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +47,16 @@ def test_save_and_load_round_trip_with_plain_keras(name, raw_images, tmp_path):
 def test_unknown_architecture_is_named(mnist):
     (images, labels), _ = mnist
     with pytest.raises(KeyError, match="unknown architectures \\['lenet'\\]"):
-        architectures.compare_architectures(["lenet"], images, labels, images, labels, TrainConfig(epochs=1))
+        architecture_comparison.compare_architectures(
+            ["lenet"], images, labels, images, labels, TrainConfig(epochs=1)
+        )
 
 
 @pytest.mark.slow
 def test_compare_trains_each_under_the_same_budget_and_tests_last(mnist):
     (images, labels), (test_images, test_labels) = mnist
     recipe = TrainConfig(epochs=1, batch_size=128, lr_schedule="constant", seed=1)
-    results, models = architectures.compare_architectures(
+    results, models = architecture_comparison.compare_architectures(
         ["mlp", "keras_io_convnet"],
         images[:1000],
         labels[:1000],
@@ -66,6 +70,8 @@ def test_compare_trains_each_under_the_same_budget_and_tests_last(mnist):
     )
     assert (results["epochs"] == 1).all() and (results["val_accuracy"] > 0.5).all()
     assert "test_accuracy" not in results
-    reported = architectures.add_test_accuracy(results, models, test_images[:500], test_labels[:500])
+    reported = architecture_comparison.add_test_accuracy(
+        results, models, test_images[:500], test_labels[:500]
+    )
     assert reported["test_accuracy"].between(0.5, 1.0).all()
-    assert architectures.accuracy_vs_time(reported).axes
+    assert plots.architecture_comparison(reported).axes

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from digit_recog import augment_probe
 from digit_recog.augment import Augmentation, augmentation_layers
+from lab import augment_probe
 
 
 @pytest.mark.slow

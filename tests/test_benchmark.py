@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from digit_recog import benchmark, perf_probe, plots
-from digit_recog.ensemble import build_ensemble
-from digit_recog.model import build_cnn
-from digit_recog.presets import PRESETS
+from digit_recog import plots
+from digit_recog.modeling.cnn import build_cnn
+from digit_recog.modeling.ensemble import build_ensemble
+from digit_recog.modeling.presets import PRESETS
+from lab import benchmark, perf_probe
 
 PRESET_KEYS = {
     "seeds",

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from digit_recog import data, distributed, tuning
+from digit_recog import data
+from digit_recog.experiments import distributed, search
 
 
 @pytest.mark.slow
@@ -19,14 +20,17 @@ def test_chief_and_two_workers_run_every_trial_once_and_stop(mnist, tmp_path):
     argv += ["--kind", "random", "--max-epochs", "1", "--max-trials", "4", "--train-subset", "600"]
     argv += ["--directory", str(directory), "--split", str(split_path), "--grace", "120"]
     finished = subprocess.run(
-        [sys.executable, "-m", "digit_recog.distributed", *argv], capture_output=True, text=True, timeout=240
+        [sys.executable, "-m", "digit_recog.experiments.distributed", *argv],
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     assert "got a trial; stopping them" not in finished.stderr, "every process ended by itself"
     assert "best: trial" in finished.stdout and "best hyperparameters: {" in finished.stdout
 
     budget = distributed.budget_from_args(distributed.parse_args(argv))
-    results = tuning.results_frame(tuning.load_trials(directory, budget.project_name()))
+    results = search.results_frame(search.load_trials(directory, budget.project_name()))
     assert len(results) == 4 and results["trial_id"].is_unique
     assert (results["status"] == "COMPLETED").all()
     logs = directory / budget.project_name() / "logs"
@@ -49,7 +53,7 @@ def test_bad_command_lines_are_refused(argv):
 def test_worker_commands_carry_the_same_budget():
     args = distributed.parse_args(["--max-trials", "5", "--kind", "bayesian", "--directory", "/shared/tuner"])
     command = distributed.process_command(args, "worker", "tuner3", 8000, threads=2)
-    assert command[1:3] == ["-m", "digit_recog.distributed"]
+    assert command[1:3] == ["-m", "digit_recog.experiments.distributed"]
     for flag, value in [
         ("--role", "worker"),
         ("--tuner-id", "tuner3"),

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 from digit_recog.artifacts import MissingArtifactError
-from digit_recog.inference import (
+from digit_recog.modeling.cnn import ConvBlock, ModelConfig, build_cnn, inference_model
+from digit_recog.modeling.export import save_model
+from digit_recog.modeling.presets import PRESETS, get_preset
+from digit_recog.reading.predict import (
     ModelFileError,
     accuracy,
     layer_outputs,
@@ -13,9 +16,6 @@ from digit_recog.inference import (
     predict_probabilities,
     to_model_input,
 )
-from digit_recog.model import ConvBlock, ModelConfig, build_cnn, inference_model
-from digit_recog.presets import PRESETS, get_preset
-from digit_recog.train import save_model
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,9 @@ from digit_images import (
     needs_shipped_model,
     png_header_only,
 )
-from digit_recog import preprocess
-from digit_recog.preprocess import (
+from digit_recog.reading import image as reading_image
+from digit_recog.reading import predict
+from digit_recog.reading.image import (
     ImageReadError,
     ImageTooLargeError,
     NoDigitFoundError,
@@ -27,7 +28,7 @@ from digit_recog.preprocess import (
 )
 
 
-def bounding_box(image: np.ndarray, level: int = preprocess.BOX_LEVEL) -> tuple[int, int]:
+def bounding_box(image: np.ndarray, level: int = reading_image.BOX_LEVEL) -> tuple[int, int]:
     """Height and width of the pixels at least ``level`` bright."""
     rows, cols = np.nonzero(image >= level)
     return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
@@ -205,7 +206,7 @@ def test_read_number_reads_digits_left_to_right():
     image = Image.new("L", (1000, 300), 240)
     for left, digit in [(30, "1"), (270, "7"), (510, "0"), (750, "4")]:
         draw_into(image, digit, (left, 40, left + 220, 260), stroke=0.1, ink=20)
-    reading = preprocess.read_number(keras.saving.load_model(SHIPPED_MODEL), image)
+    reading = predict.read_number(keras.saving.load_model(SHIPPED_MODEL), image)
     assert reading.text == "1704"
     assert len(reading.digits) == 4 and all(d.probabilities.shape == (10,) for d in reading.digits)
 
@@ -215,7 +216,7 @@ def test_read_number_reads_digits_left_to_right():
 def test_shipped_model_still_reads_preprocessed_mnist(mnist):
     import keras
 
-    from digit_recog.inference import predict_probabilities
+    from digit_recog.reading.predict import predict_probabilities
 
     _, (test_images, test_labels) = mnist
     images, labels = test_images[:500], test_labels[:500]

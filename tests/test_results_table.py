@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from digit_recog import readme, results_table
 from digit_recog.artifacts import MissingArtifactError
-from digit_recog.benchmark import recipe_of
-from digit_recog.presets import PRESETS
-from digit_recog.results_table import RESULTS_END, RESULTS_START
+from digit_recog.modeling.presets import PRESETS
+from lab import readme_blocks, results_table
+from lab.benchmark import recipe_of
+from lab.results_table import RESULTS_END, RESULTS_START
 
 BEFORE, AFTER = "# Title\n\n## Results\n\nWhere the numbers come from.\n\n", "\n\nProse after.\n"
 
@@ -209,8 +209,8 @@ def test_a_readme_without_the_markers_is_named_and_left_alone(project):
 def test_read_block_returns_what_write_block_wrote(tmp_path):
     path = tmp_path / "notes.md"
     path.write_text("a\n<!-- s -->\nold\n<!-- e -->\nz\n")
-    readme.write_block(path, "<!-- s -->", "<!-- e -->", "\nnew\nlines\n\n")
-    assert readme.read_block(path, "<!-- s -->", "<!-- e -->") == "new\nlines"
+    readme_blocks.write_block(path, "<!-- s -->", "<!-- e -->", "\nnew\nlines\n\n")
+    assert readme_blocks.read_block(path, "<!-- s -->", "<!-- e -->") == "new\nlines"
     assert path.read_text() == "a\n<!-- s -->\nnew\nlines\n<!-- e -->\nz\n"
 
 

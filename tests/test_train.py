@@ -6,9 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from digit_recog import train
-from digit_recog.model import build_cnn
-from digit_recog.presets import PRESETS
+from digit_recog.modeling import train
+from digit_recog.modeling.cnn import build_cnn
+from digit_recog.modeling.export import save_model
+from digit_recog.modeling.presets import PRESETS
 
 TINY = train.TrainConfig(epochs=3, batch_size=64, learning_rate=1e-3, lr_schedule="constant", seed=3)
 
@@ -66,7 +67,7 @@ def test_invalid_training_settings_are_rejected(bad):
 def test_save_model_is_atomic(tmp_path):
     path = tmp_path / "model.keras"
     model = build_cnn(PRESETS["seed"].model)
-    train.save_model(model, path)
+    save_model(model, path)
     original = path.read_bytes()
 
     class Exploding(keras.Model):
@@ -74,7 +75,7 @@ def test_save_model_is_atomic(tmp_path):
             raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        train.save_model(Exploding(), path)
+        save_model(Exploding(), path)
     assert path.read_bytes() == original
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
 

@@ -3,8 +3,8 @@
 import os
 
 # TensorFlow turns on its oneDNN kernels by itself only on CPUs with AVX-512 (VNNI, BF16, AMX); on an
-# AVX2-only CPU they took about 30% off the CPU time of a training epoch (bench/onednn_epoch_cost.py,
-# reports/performance.md). It takes effect only if set before TensorFlow loads; a value already in the
+# AVX2-only CPU they took about 30% off the CPU time of a training epoch (lab/ablations/onednn_epoch_cost.py,
+# docs/performance.md). It takes effect only if set before TensorFlow loads; a value already in the
 # environment wins.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 

@@ -4,7 +4,7 @@ Geometry (rotation, zoom, shift) is one random affine transform per image, drawn
 ``RandomRotation``, ``RandomZoom`` and ``RandomTranslation`` draw theirs, resampled once; or, with
 ``chained_geometry``, those three layers one after another. Stroke width and blur, which set apart a
 marker from a pencil and a phone photo from a scan, are the other two added here. All of them act
-only when ``training=True``; :func:`digit_recog.model.inference_model` drops them before a model is
+only when ``training=True``; :func:`digit_recog.modeling.cnn.inference_model` drops them before a model is
 saved, so a saved model holds only built-in layers and loads with plain Keras.
 """
 
@@ -25,7 +25,7 @@ class Augmentation:
     ``factor`` for it: the chance of blurring an image is drawn uniformly from this range (1.0, i.e. 0 to
     1: half the images; ``(1.0, 1.0)``: all of them). ``chained_geometry`` applies
     rotation, zoom and shift as Keras's three layers, each resampling the image (bilinear), instead of as
-    one :class:`RandomAffine`; three resamplings soften the digit more (see reports/performance.md).
+    one :class:`RandomAffine`; three resamplings soften the digit more (see docs/performance.md).
     """
 
     rotation: float = 0.0
@@ -88,7 +88,7 @@ class RandomGaussianBlurByMatmul(layers.RandomGaussianBlur):
     """Keras's ``RandomGaussianBlur``, same random draws and result, computed as two small matrix products.
 
     Keras blurs with a depthwise convolution, which on one channel was about 9x slower than this on an
-    AVX2 CPU (reports/augment_probe.json, reports/performance.md). A Gaussian kernel is separable, so
+    AVX2 CPU (lab/reports/augment_probe.json, docs/performance.md). A Gaussian kernel is separable, so
     the blur of an image ``X`` is ``rows @ X @ columns.T`` with banded matrices that hold the 1-D kernels
     (zero padding at the borders, as the convolution's "same" padding). Channels-last images only.
     """

@@ -2,12 +2,14 @@
 
     digit-recog predict photo.jpg scans/ [--top 3] [--json] [--number] [--model PATH]
     digit-recog serve [--host 127.0.0.1] [--port 8000] [--model PATH]
-    digit-recog tune --workers 2 [search options of python -m digit_recog.distributed]
+    digit-recog tune --workers 2 [search options of python -m digit_recog.experiments.distributed]
 
 Each subcommand is a ``_add_<name>_command`` function that declares its arguments and a ``_<name>``
 function that runs it and returns the exit status; add a new one by writing both and registering
 the first in ``COMMANDS``.
 """
+
+from __future__ import annotations
 
 import argparse
 import json
@@ -15,9 +17,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digit_recog import config
-from digit_recog.preprocess import IMAGE_EXTENSIONS, DigitReading, NumberReading, PreprocessError
+from digit_recog.artifacts import require
+from digit_recog.reading.image import IMAGE_EXTENSIONS, PreprocessError
+
+if TYPE_CHECKING:  # reading.predict imports Keras, which takes seconds: only when a command predicts
+    from digit_recog.reading.predict import DigitReading, NumberReading
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -75,7 +82,7 @@ def _add_predict_command(subcommands: argparse._SubParsersAction) -> None:
 
 
 def _predict(arguments: argparse.Namespace) -> int:
-    from digit_recog.preprocess import read_digit, read_number  # imports Keras: only when needed
+    from digit_recog.reading.predict import read_digit, read_number  # imports Keras: only when needed
 
     paths, failures = _expand_image_paths(arguments.images)
     model = _load_model_or_none(arguments.model) if paths else None
@@ -120,7 +127,7 @@ def _is_image_name(path: Path) -> bool:
 
 
 def _load_model_or_none(path: Path):
-    from digit_recog.inference import ModelFileError, load_trained_model
+    from digit_recog.reading.predict import ModelFileError, load_trained_model  # imports Keras
 
     try:
         return load_trained_model(path)
@@ -184,14 +191,13 @@ def _add_serve_command(subcommands: argparse._SubParsersAction) -> None:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    from digit_recog.artifacts import require
-
     try:
         require(arguments.model, "03_train.ipynb")
     except FileNotFoundError as error:
         _complain(str(error))
         return EXIT_USAGE
 
+    # uvicorn, and the app through Keras, take seconds to import: only when serving
     import uvicorn
 
     from digit_recog.web.app import create_app
@@ -208,7 +214,7 @@ def _add_tune_command(subcommands: argparse._SubParsersAction) -> None:
     parser = subcommands.add_parser(
         "tune",
         help="hyperparameter search with a KerasTuner chief and N workers (--workers 2)",
-        description="Forwards its arguments to `python -m digit_recog.distributed`; "
+        description="Forwards its arguments to `python -m digit_recog.experiments.distributed`; "
         "`digit-recog tune --help` lists them.",
         add_help=False,  # --help goes to the search's own parser
     )
@@ -216,7 +222,7 @@ def _add_tune_command(subcommands: argparse._SubParsersAction) -> None:
 
 
 def _tune(arguments: argparse.Namespace) -> int:
-    from digit_recog import distributed  # imports KerasTuner: only when needed
+    from digit_recog.experiments import distributed  # imports KerasTuner: only when needed
 
     return distributed.main(arguments.forwarded)
 

@@ -28,17 +28,10 @@ METRICS_PATH = REPORTS_DIR / "metrics.json"
 ACCURACY_LOSS_FIGURE = FIGURES_DIR / "accuracy_loss.png"
 PREDICTIONS_FIGURE = FIGURES_DIR / "predictions_3x5.png"
 
-# The preset benchmark (issue 4); a --quick run writes beside the real one, never over it.
-README_PATH = PROJECT_ROOT / "README.md"
-BENCHMARK_PATH = REPORTS_DIR / "benchmark.json"
-BENCHMARK_QUICK_PATH = REPORTS_DIR / "benchmark_quick.json"
+# Models the lab's benchmark trains (lab/benchmark.py): 08_robustness scores the original recipe's beside the
+# shipped one, and the ensemble of the ``best`` preset ships here too.
 BENCHMARK_MODELS_DIR = MODELS_DIR / "benchmark"
-BENCHMARK_QUICK_MODELS_DIR = MODELS_DIR / "benchmark_quick"
-ACCURACY_VS_TIME_FIGURE = FIGURES_DIR / "accuracy_vs_time.png"
-ACCURACY_VS_TIME_QUICK_FIGURE = FIGURES_DIR / "accuracy_vs_time_quick.png"
-PERF_PROBE_PATH = REPORTS_DIR / "perf_probe.json"
-AUGMENT_PROBE_PATH = REPORTS_DIR / "augment_probe.json"
-ORIGINAL_RECIPE_MODEL_PATH = BENCHMARK_MODELS_DIR / "seed_seed42.keras"  # the benchmark's baseline model
+ORIGINAL_RECIPE_MODEL_PATH = BENCHMARK_MODELS_DIR / "seed_seed42.keras"
 
 # Hyperparameter search (06_tune) and architecture comparison (07_architectures)
 TUNER_DIR = MODELS_DIR / "tuner"  # KerasTuner's trial files; rerunning the same search resumes from here
@@ -48,7 +41,7 @@ TUNING_FIGURE = FIGURES_DIR / "tuning.png"
 ARCHITECTURES_CSV_PATH = REPORTS_DIR / "architectures.csv"
 ARCHITECTURES_FIGURE = FIGURES_DIR / "architectures.png"
 
-# Your own digits (issue 6): robustness to perturbations (08_robustness) and the web app's screenshot
+# Your own digits: robustness to perturbations (08_robustness) and the web app's screenshot
 ROBUSTNESS_CSV_PATH = REPORTS_DIR / "robustness.csv"
 ROBUSTNESS_FIGURE = FIGURES_DIR / "robustness.png"
 ROBUSTNESS_EXAMPLES_FIGURE = FIGURES_DIR / "robustness_examples.png"

@@ -165,7 +165,7 @@ def feature_maps(activations: np.ndarray, title: str, cols: int = 8) -> Figure:
 
 
 def accuracy_vs_time(benchmark: dict) -> Figure:
-    """Test accuracy (%) against training seconds from a benchmark report (``reports/benchmark.json``).
+    """Test accuracy (%) against training seconds from a benchmark report (``lab/reports/benchmark.json``).
 
     Each seed of a preset is a point in the preset's colour; the baseline (the original recipe) is a
     black star, the ensemble a hollow diamond at its members' summed training time. The time axis is
@@ -210,5 +210,139 @@ def accuracy_vs_time(benchmark: dict) -> Figure:
     axis.set_title("Test accuracy against training time")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    return figure
+
+
+def architecture_comparison(results: pd.DataFrame) -> Figure:
+    """Validation accuracy against training time, one labelled point per architecture sized by parameters."""
+    figure, axes = plt.subplots(figsize=(9, 5.5))
+    sns.scatterplot(
+        data=results,
+        ax=axes,
+        x="train_seconds",
+        y="val_accuracy",
+        size="params",
+        hue="architecture",
+        sizes=(60, 600),
+        legend=False,
+    )
+    for row in results.itertuples():
+        axes.annotate(
+            f"{row.architecture}\n{row.params / 1000:,.0f}k params",
+            (row.train_seconds, row.val_accuracy),
+            textcoords="offset points",
+            xytext=(8, -4),
+            fontsize=8,
+        )
+    axes.set(
+        xlabel="training time (s, same epochs and batch size for all)",
+        ylabel="validation accuracy",
+        title="Architectures under one training budget (point size = parameters)",
+    )
+    axes.set_xlim(0, results["train_seconds"].max() * 1.35)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def perturbation_examples(examples: dict[str, list[tuple[float, np.ndarray]]]) -> Figure:
+    """One image under each perturbation (a row each) at each strength (a column each), as returned by
+    :func:`digit_recog.robustness.perturbed_examples`."""
+    rows, cols = len(examples), max(len(values) for values in examples.values())
+    figure, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.45), squeeze=False)
+    for row, (kind, values) in zip(axes, examples.items()):
+        for axis in row[len(values) :]:
+            axis.axis("off")
+        for axis, (strength, image) in zip(row, values):
+            axis.imshow(image, cmap="gray_r", vmin=0, vmax=255)
+            axis.set_title(f"{kind.replace('_', ' ')} {strength:g}", fontsize=8)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            for spine in axis.spines.values():  # a light frame shows the 28x28 field
+                spine.set_color("0.8")
+    figure.tight_layout()
+    return figure
+
+
+def robustness_curves(table: pd.DataFrame, col_wrap: int = 4) -> Figure:
+    """Accuracy against strength, one panel per perturbation, one line with and one without preprocessing."""
+    grid = sns.relplot(
+        data=table,
+        x="strength",
+        y="accuracy",
+        hue="preprocessing",
+        style="preprocessing",
+        col="perturbation",
+        col_wrap=min(col_wrap, table["perturbation"].nunique()),
+        kind="line",
+        markers=True,
+        dashes=False,
+        height=2.6,
+        aspect=1.15,
+        facet_kws={"sharex": False, "sharey": True},
+    )
+    for kind, axes in grid.axes_dict.items():
+        axes.set_title(kind.replace("_", " "))
+        axes.set_xlabel(table.loc[table["perturbation"] == kind, "unit"].iloc[0])
+    grid.set(ylim=(0, 1.02))
+    grid.figure.suptitle("Accuracy on perturbed test digits, fed raw or preprocessed the MNIST way")
+    grid.tight_layout()
+    return grid.figure
+
+
+def tuning_trials(
+    results: pd.DataFrame, choices: dict[str, list | None], log_range: tuple[float, float]
+) -> Figure:
+    """Validation accuracy against each hyperparameter, one point per completed trial.
+
+    ``choices`` maps each hyperparameter to the values its space offers, or to None for one sampled on a
+    log scale over ``log_range`` (see :func:`digit_recog.experiments.search.space_choices`).
+
+    With Hyperband, colour shows how many epochs a trial trained: longer trainings score higher, so
+    compare points of one colour.
+    """
+    completed = results[results["status"] == "COMPLETED"]
+    hue = None
+    if "epochs" in completed:
+        hue = "trained"
+        completed = completed.assign(trained=completed["epochs"].map(lambda epochs: f"{epochs:.0f} epochs"))
+    hue_order = sorted(completed[hue].unique(), key=lambda label: int(label.split()[0])) if hue else None
+    scores = completed["val_accuracy"]
+    # A few failed configurations near chance would squash the rest into a line; show the top band.
+    floor = max(0.0, max(scores.min(), scores.max() - 0.1) - 0.005)
+    figure, axes = plt.subplots(2, 5, figsize=(17, 6.5), sharey=True)
+    for axis, name in zip(axes.flat, choices):
+        sampled = completed.dropna(subset=[name])
+        if sampled.empty:
+            axis.text(0.5, 0.5, "never sampled", ha="center", va="center", transform=axis.transAxes)
+        elif choices[name] is None:
+            sns.scatterplot(data=sampled, x=name, y="val_accuracy", hue=hue, hue_order=hue_order, ax=axis)
+            axis.set_xscale("log")
+            axis.set_xlim(log_range[0] / 1.5, log_range[1] * 1.5)
+        else:
+            column = sampled[name].astype(type(choices[name][0]))
+            sns.stripplot(
+                data=sampled.assign(**{name: column}),
+                x=name,
+                y="val_accuracy",
+                order=choices[name],
+                hue=hue,
+                hue_order=hue_order,
+                jitter=0.15,
+                size=6,
+                ax=axis,
+            )
+        axis.set_title(name)
+        axis.set_xlabel("")
+        axis.grid(alpha=0.3)
+        if axis.get_legend() is not None and axis is not axes.flat[0]:
+            axis.get_legend().remove()
+    hidden = int((scores < floor).sum())
+    axes.flat[0].set_ylim(floor, min(1.0, scores.max() + 0.005))
+    figure.suptitle(
+        "Validation accuracy of each trial against each hyperparameter"
+        + (f" ({hidden} trials below {floor:.2f} are off the chart)" if hidden else "")
+    )
     figure.tight_layout()
     return figure

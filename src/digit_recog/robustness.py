@@ -3,7 +3,7 @@
 Each perturbation takes a batch of 28x28 uint8 images (light ink on black, as in MNIST) and one
 strength, and returns a perturbed batch of the same shape and dtype; strength 0 (or 1 for
 ``scale``) leaves the images unchanged. ``robustness_table`` measures the model's accuracy on the
-perturbed images twice: fed as they are, and after :func:`digit_recog.preprocess.preprocess_array`
+perturbed images twice: fed as they are, and after :func:`digit_recog.reading.image.preprocess_array`
 has re-centred and re-scaled them the MNIST way, which undoes some perturbations (shift, scale,
 inversion) but not others (blur, noise).
 """
@@ -13,16 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.figure import Figure
 from PIL import Image
 from scipy import ndimage
 
 from digit_recog.artifacts import atomic_path, write_json
-from digit_recog.preprocess import NoDigitFoundError, preprocess_array
+from digit_recog.reading.image import NoDigitFoundError, preprocess_array
 
 Perturbation = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
@@ -232,53 +229,19 @@ def save_table(table: pd.DataFrame, path: Path) -> Path:
 def save_other_writers(accuracies: dict[str, float], images: int, path: Path) -> Path:
     """Write each model's accuracy on the other writers' digits (``{"shipped": 0.96, ...}``) as JSON.
 
-    The README's Results table quotes it (:mod:`digit_recog.results_table`).
+    The README's Results table quotes it (:mod:`lab.results_table`).
     """
     return write_json({"images": images, "accuracy": accuracies}, path)
 
 
-def examples_figure(image: np.ndarray, strengths: dict[str, list[float]], seed: int = 0) -> Figure:
-    """One 28x28 image under each perturbation (a row each) at each strength (a column each)."""
-    rows, cols = len(strengths), max(len(values) for values in strengths.values())
-    figure, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.45), squeeze=False)
-    for row, (kind, values) in zip(axes, strengths.items()):
-        for axis in row[len(values) :]:
-            axis.axis("off")
-        for axis, strength in zip(row, values):
-            axis.imshow(perturb(image[np.newaxis], kind, strength, seed)[0], cmap="gray_r", vmin=0, vmax=255)
-            axis.set_title(f"{kind.replace('_', ' ')} {strength:g}", fontsize=8)
-            axis.set_xticks([])
-            axis.set_yticks([])
-            for spine in axis.spines.values():  # a light frame shows the 28x28 field
-                spine.set_color("0.8")
-    figure.tight_layout()
-    return figure
-
-
-def robustness_figure(table: pd.DataFrame, col_wrap: int = 4) -> Figure:
-    """Accuracy against strength, one panel per perturbation, one line with and one without preprocessing."""
-    grid = sns.relplot(
-        data=table,
-        x="strength",
-        y="accuracy",
-        hue="preprocessing",
-        style="preprocessing",
-        col="perturbation",
-        col_wrap=min(col_wrap, table["perturbation"].nunique()),
-        kind="line",
-        markers=True,
-        dashes=False,
-        height=2.6,
-        aspect=1.15,
-        facet_kws={"sharex": False, "sharey": True},
-    )
-    for kind, axes in grid.axes_dict.items():
-        axes.set_title(kind.replace("_", " "))
-        axes.set_xlabel(table.loc[table["perturbation"] == kind, "unit"].iloc[0])
-    grid.set(ylim=(0, 1.02))
-    grid.figure.suptitle("Accuracy on perturbed test digits, fed raw or preprocessed the MNIST way")
-    grid.tight_layout()
-    return grid.figure
+def perturbed_examples(
+    image: np.ndarray, strengths: dict[str, list[float]], seed: int = 0
+) -> dict[str, list[tuple[float, np.ndarray]]]:
+    """One 28x28 image under each perturbation at each strength: ``{kind: [(strength, image), ...]}``."""
+    return {
+        kind: [(strength, perturb(image[np.newaxis], kind, strength, seed)[0]) for strength in values]
+        for kind, values in strengths.items()
+    }
 
 
 def other_writers_digits(upscale: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -287,12 +250,12 @@ def other_writers_digits(upscale: int = 32) -> tuple[np.ndarray, np.ndarray]:
     They come from the UCI "optical recognition of handwritten digits" set (43 other writers, scanned
     on another system and averaged down to 8x8 with 17 grey levels) and ship inside scikit-learn, so
     nothing is downloaded. Each is scaled up to ``upscale`` pixels (bilinear), then put through
-    :func:`digit_recog.preprocess.preprocess_array` like any image a user brings.
+    :func:`digit_recog.reading.image.preprocess_array` like any image a user brings.
 
     Returns:
         ``(images, labels)``: uint8 (1797, 28, 28), light ink on black, and the digits.
     """
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # scikit-learn's data loaders take a second to import
 
     digits = load_digits()
     images = [

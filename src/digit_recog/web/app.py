@@ -23,15 +23,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digit_recog import __version__, config
-from digit_recog.inference import load_trained_model
-from digit_recog.preprocess import (
-    DigitReading,
-    ImageReadError,
-    ImageTooLargeError,
-    NoDigitFoundError,
-    predict_digits,
-    read_digit,
-)
+from digit_recog.reading.image import ImageReadError, ImageTooLargeError, NoDigitFoundError
+from digit_recog.reading.predict import DigitReading, load_trained_model, predict_digits, read_digit
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024

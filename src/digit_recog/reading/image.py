@@ -1,0 +1,414 @@
+"""Turn any picture of a digit into the 28x28 input the model expects, the way MNIST was made.
+
+MNIST digits are light ink on a black background, scaled so the longer side of the ink's bounding box
+is 20 pixels, and placed in a 28x28 field with their centre of mass at the centre. A photo, a scan or a
+drawing on a white canvas looks nothing like that, so ``preprocess_image`` reads the file, finds the
+ink, and rebuilds exactly that layout. ``segment_digits`` does the same for several digits written side by
+side; :mod:`digit_recog.reading.predict` reads what they return.
+"""
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+from digit_recog import config
+
+# Larger images are refused before their pixels are decoded: a small compressed file can declare
+# enormous dimensions (a "decompression bomb") and exhaust memory. 50 megapixels covers phone photos.
+MAX_IMAGE_PIXELS = 50_000_000
+# Bigger pictures are reduced to this longer side first; a digit needs far fewer pixels than that.
+WORKING_SIZE = 1024
+DIGIT_BOX_SIZE = 20  # MNIST scales the longer side of the ink's bounding box to 20 px ...
+DIGIT_CENTRE = (14.0, 14.0)  # ... and puts its centre of mass here (the mean over the MNIST images).
+MIN_CONTRAST = 32  # grey levels between background and ink below which there is no digit
+STROKE_LEVEL = 96  # after stretching ink to 255: pixels this bright are strokes, fainter ones edges
+BOX_LEVEL = 64  # the bounding box spans pixels this bright, so it holds faint and blurred strokes too
+SPECK_FRACTION = 0.05  # stroke blobs lighter than this share of the heaviest blob are noise
+HALO_FRACTION = 0.06  # faint ink this far (share of the digit height) from a stroke still belongs to it
+# MNIST strokes are about a tenth of the digit's height; thinner ones (a pen on a big photo) are
+# thickened to that before the digit is shrunk to 20 px, or they would fade to faint hairlines.
+MIN_STROKE_FRACTION = 0.08
+TARGET_STROKE_FRACTION = 0.11
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+ImageSource = str | Path | bytes | BinaryIO | Image.Image
+
+
+class PreprocessError(ValueError):
+    """Base class: an image cannot be turned into model input."""
+
+
+class ImageReadError(PreprocessError):
+    """The file does not exist, or Pillow cannot decode it as an image."""
+
+
+class ImageTooLargeError(PreprocessError):
+    """The image declares more pixels than ``MAX_IMAGE_PIXELS``."""
+
+
+class NoDigitFoundError(PreprocessError):
+    """The image is blank: no ink stands out from the background."""
+
+
+@dataclass(frozen=True)
+class DigitSegment:
+    """One digit cut out of a larger image: its 28x28 model input and its box in the source image.
+
+    ``box`` is ``(left, top, right, bottom)`` in pixels of the (possibly reduced) working image.
+    """
+
+    image: np.ndarray
+    box: tuple[int, int, int, int]
+
+
+# Reading files
+
+
+def load_image(source: ImageSource, name: str | None = None) -> Image.Image:
+    """Open an image from a path, bytes, a binary file object or a Pillow image, fully decoded.
+
+    Photos are turned upright according to their EXIF orientation, and only the first frame of an
+    animation is kept.
+
+    Raises:
+        ImageReadError: naming the file when it is missing or not an image Pillow can decode.
+        ImageTooLargeError: when it declares more than ``MAX_IMAGE_PIXELS`` pixels.
+    """
+    if isinstance(source, Image.Image):
+        _check_size(source.size, name or "image")
+        return source
+    shown = name or (str(source) if isinstance(source, str | Path) else "uploaded image")
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with warnings.catch_warnings():
+            # We enforce our own, lower limit below; Pillow's warning would only be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Leaving the block closes a file Pillow opened; the loaded pixels stay usable.
+            with Image.open(stream) as image:
+                _check_size(image.size, shown)
+                image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # JPEG only: decode at reduced size
+                image.load()
+    except PreprocessError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise ImageTooLargeError(
+            f"{shown} is too large to read safely ({error}); at most {MAX_IMAGE_PIXELS:,} pixels are "
+            "accepted. Resize it first."
+        ) from error
+    except FileNotFoundError as error:
+        raise ImageReadError(f"{shown} does not exist") from error
+    except IsADirectoryError as error:
+        raise ImageReadError(f"{shown} is a folder, not an image file") from error
+    except UnidentifiedImageError as error:
+        raise ImageReadError(
+            f"{shown} is not an image Pillow can read (expected PNG, JPEG, BMP, GIF, WebP or TIFF)"
+        ) from error
+    except (OSError, SyntaxError, ValueError) as error:
+        # Pillow reports truncated and corrupt data with all of these.
+        raise ImageReadError(f"{shown} could not be decoded as an image ({error})") from error
+    return ImageOps.exif_transpose(image)
+
+
+def _check_size(size: tuple[int, int], shown: str) -> None:
+    width, height = size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageTooLargeError(
+            f"{shown} is too large: {width}x{height} pixels ({width * height:,}); at most "
+            f"{MAX_IMAGE_PIXELS:,} pixels are accepted. Resize it first."
+        )
+    if width == 0 or height == 0:
+        raise ImageReadError(f"{shown} has no pixels ({width}x{height})")
+
+
+def to_grayscale(image: Image.Image) -> np.ndarray:
+    """Grayscale pixels of any Pillow image as a float32 array on a 0-255 scale.
+
+    Transparent areas are composited onto white (or onto black when the opaque pixels are light, so a
+    white digit on a transparent background stays visible); 16- and 32-bit images are rescaled.
+    Images larger than ``WORKING_SIZE`` on their longer side are reduced (antialiased).
+    """
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        gray = _high_depth_to_grayscale(np.asarray(image, dtype=np.float64))
+    elif image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        gray = _composite_transparency(image.convert("RGBA"))
+    else:
+        gray = np.asarray(image.convert("L"), dtype=np.float32)
+    height, width = gray.shape
+    if max(height, width) > WORKING_SIZE:
+        scale = WORKING_SIZE / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        gray = np.asarray(Image.fromarray(gray, mode="F").resize(size, Image.Resampling.BOX))
+    return gray
+
+
+def _composite_transparency(rgba: Image.Image) -> np.ndarray:
+    alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255
+    gray = np.asarray(rgba.convert("L"), dtype=np.float32)
+    opaque = alpha > 0.5
+    ink_is_light = opaque.any() and not opaque.all() and np.median(gray[opaque]) > 127
+    background = 0.0 if ink_is_light else 255.0
+    return gray * alpha + background * (1 - alpha)
+
+
+def _high_depth_to_grayscale(values: np.ndarray) -> np.ndarray:
+    if values.max(initial=0) <= 255 and values.min(initial=0) >= 0:
+        return values.astype(np.float32)
+    if values.min() >= 0 and values.max() <= 65535:
+        return (values / 257).astype(np.float32)  # 16-bit to 8-bit scale
+    low, high = values.min(), values.max()
+    return ((values - low) / max(high - low, 1e-12) * 255).astype(np.float32)
+
+
+# From grayscale pixels to clean ink
+
+
+def ink_image(gray: np.ndarray) -> np.ndarray:
+    """Light ink on a black background, on a 0-255 float scale, with background noise removed.
+
+    Dark-on-light pictures are inverted first: the background is what fills the border, so when the
+    border is lighter than the image on average, the ink must be dark. Then the background and ink
+    levels are found with Otsu's threshold, and pixels are stretched so the background becomes 0 and
+    the ink 255; faint noise a few standard deviations above the background is clipped to 0, and
+    only ink near a substantial stroke is kept (see :func:`digit_strokes`).
+
+    Raises:
+        NoDigitFoundError: when nothing stands out from the background.
+    """
+    gray = np.asarray(gray, dtype=np.float32)
+    if gray.ndim != 2:
+        raise ValueError(f"expected a 2-D grayscale array, got shape {gray.shape}")
+    if _border_median(gray) > gray.mean():
+        gray = 255 - gray
+    threshold = otsu_threshold(gray)
+    background_pixels, ink_pixels = gray[gray <= threshold], gray[gray > threshold]
+    if ink_pixels.size == 0 or background_pixels.size == 0:
+        raise NoDigitFoundError(_blank_message(gray))
+    background = float(np.median(background_pixels))
+    ink = float(np.percentile(ink_pixels, 95))
+    if ink - background < MIN_CONTRAST:
+        raise NoDigitFoundError(_blank_message(gray))
+    noise = 1.4826 * float(np.median(np.abs(background_pixels - background)))  # robust std
+    floor = min(background + 3 * noise, threshold)
+    stretched = np.clip((gray - floor) / (ink - floor), 0, 1) * 255
+    strokes = digit_strokes(stretched)
+    if not strokes.any():
+        raise NoDigitFoundError(_blank_message(gray))
+    return np.where(_near(strokes, _halo_radius(strokes)), stretched, 0)
+
+
+def digit_strokes(ink: np.ndarray) -> np.ndarray:
+    """Boolean mask of the strokes: pixels at least ``STROKE_LEVEL`` bright, minus small specks.
+
+    Blobs of such pixels whose total ink is under ``SPECK_FRACTION`` of the heaviest blob's are noise.
+    """
+    core = ink >= STROKE_LEVEL
+    labels, count = ndimage.label(core, structure=np.ones((3, 3)))
+    if count <= 1:
+        return core
+    masses = ndimage.sum_labels(ink, labels, index=np.arange(1, count + 1))
+    keep = np.concatenate([[False], masses >= SPECK_FRACTION * masses.max()])
+    return keep[labels]
+
+
+def _halo_radius(strokes: np.ndarray) -> float:
+    """How far around the strokes faint ink (antialiased or blurred edges) still belongs to the digit."""
+    rows = np.flatnonzero(strokes.any(axis=1))
+    return max(2.0, HALO_FRACTION * (rows[-1] - rows[0] + 1))
+
+
+def _near(mask: np.ndarray, radius: float) -> np.ndarray:
+    return ndimage.distance_transform_edt(~mask) <= radius
+
+
+def otsu_threshold(values: np.ndarray) -> float:
+    """Otsu's threshold of 0-255 values: the grey level that best separates two classes of pixels."""
+    counts, edges = np.histogram(np.asarray(values).ravel(), bins=256, range=(0, 256))
+    levels = edges[:-1]
+    weight_low = np.cumsum(counts)
+    weight_high = weight_low[-1] - weight_low
+    sum_low = np.cumsum(counts * levels)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_low = sum_low / weight_low
+        mean_high = (sum_low[-1] - sum_low) / weight_high
+        between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    return float(levels[np.nanargmax(np.nan_to_num(between, nan=-1))])
+
+
+def _border_median(gray: np.ndarray) -> float:
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    return float(np.median(border))
+
+
+def _blank_message(gray: np.ndarray) -> str:
+    return (
+        f"no digit found: the image ({gray.shape[1]}x{gray.shape[0]} pixels, grey levels "
+        f"{gray.min():.0f}-{gray.max():.0f}) has no ink that stands out from the background"
+    )
+
+
+# From clean ink to the MNIST layout
+
+
+def to_mnist_layout(ink: np.ndarray) -> np.ndarray:
+    """Scale the strokes' bounding box to 20 px on its longer side and centre the digit by mass in 28x28.
+
+    The box spans pixels at least ``BOX_LEVEL`` bright rather than every non-zero one, so a faint halo
+    (antialiasing, blur, leftover noise) does not shrink the digit, as MNIST measured its bilevel originals.
+
+    Args:
+        ink: light ink on a zero background, any size, as returned by :func:`ink_image`.
+
+    Returns:
+        uint8 array of shape (28, 28).
+    """
+    window, longer_side = _crop_with_margin(ink)
+    window, longer_side = _crop_with_margin(_thicken_thin_strokes(window, longer_side))
+    digit = _resize(window, DIGIT_BOX_SIZE / longer_side)
+    return _place_by_centre_of_mass(digit, config.IMAGE_SIZE)
+
+
+def _crop_with_margin(ink: np.ndarray) -> tuple[np.ndarray, int]:
+    """The digit's bounding box plus a margin of 4/20 of its longer side, and that longer side."""
+    strokes = ink >= BOX_LEVEL
+    if not strokes.any():
+        strokes = ink > 0
+    if not strokes.any():
+        raise NoDigitFoundError("no digit found: the image is empty after removing the background")
+    rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    longer_side = int(max(bottom - top, right - left))
+    # Faint edges outside the box are part of the digit too, and thickening needs room to grow.
+    margin = int(np.ceil(longer_side * (config.IMAGE_SIZE - DIGIT_BOX_SIZE) / (2 * DIGIT_BOX_SIZE)))
+    return np.pad(ink, margin)[top : bottom + 2 * margin, left : right + 2 * margin], longer_side
+
+
+def _thicken_thin_strokes(window: np.ndarray, longer_side: int) -> np.ndarray:
+    """Widen strokes much thinner than MNIST's, relative to the digit's size."""
+    strokes = window >= STROKE_LEVEL
+    outline = strokes & ~ndimage.binary_erosion(strokes)
+    stroke_width = 2 * strokes.sum() / max(outline.sum(), 1)  # area over half the perimeter
+    if stroke_width >= MIN_STROKE_FRACTION * longer_side:
+        return window
+    radius = (TARGET_STROKE_FRACTION * longer_side - stroke_width) / 2
+    if radius < 0.5:
+        return window
+    # Every pixel within ``radius`` of a stroke takes that stroke's value: a grey dilation by a disk,
+    # in time linear in the image size whatever the radius.
+    distance, (nearest_row, nearest_col) = ndimage.distance_transform_edt(~strokes, return_indices=True)
+    return np.where(distance <= radius, np.maximum(window, window[nearest_row, nearest_col]), window)
+
+
+def _resize(window: np.ndarray, scale: float) -> np.ndarray:
+    height, width = window.shape
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Area averaging when shrinking keeps the ink inside the 20 px box (wider kernels smear it past
+    # the edges); bilinear when enlarging avoids blocky pixels.
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    resized = Image.fromarray(window.astype(np.float32), mode="F").resize(size, resample)
+    resized = np.clip(np.asarray(resized), 0, None)
+    peak = resized.max()
+    # Shrinking a big thin-stroked digit averages its ink with background; restore full-strength ink.
+    return resized * (255 / peak) if peak > 0 else resized
+
+
+def _place_by_centre_of_mass(digit: np.ndarray, size: int) -> np.ndarray:
+    """Paste ``digit`` into a ``size`` x ``size`` field so its centre of mass lands on ``DIGIT_CENTRE``."""
+    centre_row, centre_col = ndimage.center_of_mass(digit)
+    top, left = round(DIGIT_CENTRE[0] - centre_row), round(DIGIT_CENTRE[1] - centre_col)
+    field = np.zeros((size, size), dtype=np.float32)
+    rows = slice(max(top, 0), min(top + digit.shape[0], size))
+    cols = slice(max(left, 0), min(left + digit.shape[1], size))
+    field[rows, cols] = digit[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left]
+    return np.round(np.clip(field, 0, 255)).astype(np.uint8)
+
+
+# Public entry points
+
+
+def preprocess_array(pixels: np.ndarray) -> np.ndarray:
+    """MNIST-style 28x28 uint8 input from a 2-D grayscale array of any size (0-255 scale).
+
+    Either polarity works: dark ink on light paper is inverted. Already-MNIST-like images (light ink
+    centred on black) pass through almost unchanged.
+
+    Raises:
+        NoDigitFoundError: when the array holds no ink.
+    """
+    return to_mnist_layout(ink_image(pixels))
+
+
+def preprocess_image(source: ImageSource, name: str | None = None) -> np.ndarray:
+    """MNIST-style 28x28 uint8 input (light ink on black) from any image file Pillow reads.
+
+    Args:
+        source: a path, the file's bytes, a binary file object or a Pillow image.
+        name: how to name the image in error messages (defaults to the path).
+
+    Raises:
+        ImageReadError, ImageTooLargeError, NoDigitFoundError: each with a message naming the image.
+    """
+    shown = name or (str(source) if isinstance(source, str | Path) else "image")
+    gray = to_grayscale(load_image(source, name))
+    try:
+        return preprocess_array(gray)
+    except NoDigitFoundError as error:
+        raise NoDigitFoundError(f"{shown}: {error}") from None
+
+
+def segment_digits(source: ImageSource | np.ndarray, name: str | None = None) -> list[DigitSegment]:
+    """Cut an image of several digits written side by side into one 28x28 input per digit.
+
+    Ink blobs (connected components) are grouped when they overlap horizontally by at least half of
+    the narrower one, so a digit drawn in two strokes (a 4, a 5) stays one digit; specks are dropped.
+    Digits that touch each other are not separated.
+
+    Args:
+        source: an image as for :func:`preprocess_image`, or a 2-D grayscale array.
+
+    Returns:
+        The digits ordered left to right.
+
+    Raises:
+        ImageReadError, ImageTooLargeError, NoDigitFoundError.
+    """
+    gray = source if isinstance(source, np.ndarray) else to_grayscale(load_image(source, name))
+    try:
+        ink = ink_image(gray)
+    except NoDigitFoundError as error:
+        shown = name or (str(source) if isinstance(source, str | Path) else "image")
+        raise NoDigitFoundError(f"{shown}: {error}") from None
+    labels, _ = ndimage.label(digit_strokes(ink), structure=np.ones((3, 3)))
+    slices = ndimage.find_objects(labels)
+    components = [(index + 1, box) for index, box in enumerate(slices) if box is not None]
+    segments = []
+    for members in _group_overlapping_columns(components):
+        strokes = np.isin(labels, [label for label, _ in members])
+        digit_ink = np.where(_near(strokes, _halo_radius(strokes)), ink, 0)
+        rows = (min(box[0].start for _, box in members), max(box[0].stop for _, box in members))
+        cols = (min(box[1].start for _, box in members), max(box[1].stop for _, box in members))
+        box = (int(cols[0]), int(rows[0]), int(cols[1]), int(rows[1]))
+        segments.append(DigitSegment(image=to_mnist_layout(digit_ink), box=box))
+    return segments
+
+
+def _group_overlapping_columns(
+    components: list[tuple[int, tuple[slice, slice]]],
+) -> list[list[tuple[int, tuple[slice, slice]]]]:
+    groups: list[list[tuple[int, tuple[slice, slice]]]] = []
+    for component in sorted(components, key=lambda item: item[1][1].start):
+        start, stop = component[1][1].start, component[1][1].stop
+        if groups:
+            group_start = min(box[1].start for _, box in groups[-1])
+            group_stop = max(box[1].stop for _, box in groups[-1])
+            overlap = min(stop, group_stop) - max(start, group_start)
+            if overlap >= 0.5 * min(stop - start, group_stop - group_start):
+                groups[-1].append(component)
+                continue
+        groups.append([component])
+    return groups

@@ -1,0 +1,129 @@
+"""The one place that predicts: load a model, check the input, and read digits and numbers.
+
+``predict_probabilities`` and ``accuracy`` take batches of 28x28 images; ``read_digit`` and ``read_number``
+take any picture, bring it to MNIST's layout with :mod:`digit_recog.reading.image` and read it.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from digit_recog import config
+from digit_recog.artifacts import require
+from digit_recog.reading.image import ImageSource, preprocess_image, segment_digits
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    """What the model read in one image: the digit, all ten probabilities and the input it saw."""
+
+    digit: int
+    probabilities: np.ndarray
+    image: np.ndarray
+
+    def top(self, k: int = 3) -> list[tuple[int, float]]:
+        """The ``k`` most probable digits as ``(digit, probability)``, most probable first."""
+        order = np.argsort(self.probabilities)[::-1][:k]
+        return [(int(digit), float(self.probabilities[digit])) for digit in order]
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """Several digits read left to right: the number as text and one reading per digit."""
+
+    text: str
+    digits: list[DigitReading]
+    boxes: list[tuple[int, int, int, int]]
+
+
+class ModelFileError(Exception):
+    """A model file exists but Keras cannot load it."""
+
+
+def load_trained_model(path: Path = config.MODEL_PATH) -> keras.Model:
+    """Load a saved ``.keras`` model, naming the notebook to run when it is missing or unreadable."""
+    require(path, "03_train.ipynb")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # Keras raises many kinds for a damaged zip or config
+        raise ModelFileError(
+            f"{path} could not be loaded as a Keras model ({type(error).__name__}: {error}). "
+            "Rerun notebooks/03_train.ipynb to write it again."
+        ) from error
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """Return ``images`` as a float32 batch of shape (N, 28, 28, 1) with raw 0-255 pixel values.
+
+    Accepts one image (28, 28), a batch (N, 28, 28) or a batch (N, 28, 28, 1).
+
+    Raises:
+        ValueError: for any other shape, or for pixels already scaled to [0, 1]
+            (the model scales them itself).
+    """
+    images = np.asarray(images)
+    size = config.IMAGE_SIZE
+    if images.shape == (size, size):
+        images = images[np.newaxis]
+    if images.ndim == 3 and images.shape[1:] == (size, size):
+        images = images[..., np.newaxis]
+    if images.ndim != 4 or images.shape[1:] != (size, size, 1):
+        raise ValueError(
+            f"expected images of shape (28, 28), (N, 28, 28) or (N, 28, 28, 1); got {images.shape}. "
+            "Resize your image to 28x28 grayscale first."
+        )
+    if np.issubdtype(images.dtype, np.floating) and 0 < images.max() <= 1.0:
+        raise ValueError(
+            "pixel values look scaled to [0, 1] (max is "
+            f"{images.max():.3f}); pass raw 0-255 values, the model scales them itself."
+        )
+    return images.astype(np.float32)
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Class probabilities, shape (N, 10), for raw images of any shape ``to_model_input`` accepts."""
+    return model.predict(to_model_input(images), batch_size=batch_size, verbose=0)
+
+
+def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int = 512) -> float:
+    """Share of ``images`` (raw pixels, any shape ``to_model_input`` accepts) whose most probable digit
+    is the label."""
+    predicted = predict_probabilities(model, images, batch_size).argmax(axis=1)
+    return float(np.mean(predicted == labels))
+
+
+def layer_outputs(model: keras.Model, images: np.ndarray, layer_names: list[str]) -> list[np.ndarray]:
+    """What the named layers of ``model`` output for ``images`` (inference mode)."""
+    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names])
+    outputs = probe.predict(to_model_input(images), verbose=0)
+    return list(outputs) if len(layer_names) > 1 else [outputs]
+
+
+def predict_digits(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """Probabilities (N, 10) for a few preprocessed images, without ``model.predict``'s overhead."""
+    return np.asarray(model.predict_on_batch(to_model_input(images)))
+
+
+def read_digit(model: keras.Model, source: ImageSource, name: str | None = None) -> DigitReading:
+    """Preprocess one image and return the model's reading of it."""
+    image = preprocess_image(source, name)
+    probabilities = predict_digits(model, image)[0]
+    return DigitReading(digit=int(probabilities.argmax()), probabilities=probabilities, image=image)
+
+
+def read_number(model: keras.Model, source: ImageSource, name: str | None = None) -> NumberReading:
+    """Read several digits written side by side, e.g. ``"2026"``, with each digit's probabilities."""
+    segments = segment_digits(source, name)
+    images = np.stack([segment.image for segment in segments])
+    probabilities = predict_digits(model, images)
+    digits = [
+        DigitReading(digit=int(p.argmax()), probabilities=p, image=segment.image)
+        for p, segment in zip(probabilities, segments)
+    ]
+    return NumberReading(
+        text="".join(str(reading.digit) for reading in digits),
+        digits=digits,
+        boxes=[segment.box for segment in segments],
+    )
