@@ -18,7 +18,7 @@ def import_cycle(graph: grimp.ImportGraph, package: str) -> list[str] | None:
             if not imported.startswith(package):
                 continue
             if state.get(imported) == "open":
-                return [*chain[chain.index(imported) :], imported] if imported in chain else [*chain, imported]
+                return [*chain[chain.index(imported) :], imported]  # an open module is on the chain
             if imported not in state and (found := visit(imported, [*chain, imported])):
                 return found
         state[module] = "done"
