@@ -45,8 +45,8 @@ test: install lint ## Lint, run the unit tests, then replay every notebook with 
 	$(PYTHON) -m pytest
 	$(PYTHON) tests/replay_notebooks.py
 
-bench: install ## Benchmark the presets against the original recipe (about 95 min on 2 AVX2 cores)
-	$(PYTHON) -m lab.benchmark --update-readme
+bench: install ## Benchmark the presets against the original recipe; table in docs/benchmark.md (93 min on 2 AVX2 cores)
+	$(PYTHON) -m lab.benchmark --update-docs
 
 bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes; writes lab/reports/benchmark_quick.json)
 	$(PYTHON) -m lab.benchmark --quick

@@ -9,7 +9,7 @@ chosen on the validation split only; the test set only reports.
 
     python -m lab.benchmark                 # the full benchmark (95 minutes on 2 AVX2 cores)
     python -m lab.benchmark --quick         # a few minutes; writes lab/reports/benchmark_quick.json
-    python -m lab.benchmark --readme-table  # print the markdown table of an existing run
+    python -m lab.benchmark --table  # print the markdown table of an existing run
 """
 
 import argparse
@@ -536,7 +536,7 @@ def save_outputs(benchmark: dict, bench: BenchmarkConfig) -> None:
         log(f"wrote {bench.figure_path}")
 
 
-def readme_table(benchmark: dict) -> str:
+def markdown_table(benchmark: dict) -> str:
     """A markdown table of a benchmark report: one row for the baseline, each preset and the ensemble."""
     inference, baseline = benchmark["inference"], benchmark["baseline"]
     rows = [
@@ -634,13 +634,13 @@ def _cpu_time_note(baseline: dict) -> str:
     )
 
 
-def update_readme(table: str, readme_path: Path = paths.README_PATH) -> Path:
-    """Replace the text between the benchmark-table markers of ``readme_path`` with ``table``.
+def update_table_page(table: str, page_path: Path = paths.BENCHMARK_PAGE_PATH) -> Path:
+    """Replace the text between the benchmark-table markers of ``page_path`` with ``table``.
 
     Raises:
         ValueError: naming the file when the start and end markers are not both there, in order.
     """
-    return readme_blocks.write_block(readme_path, TABLE_START, TABLE_END, table)
+    return readme_blocks.write_block(page_path, TABLE_START, TABLE_END, table)
 
 
 def table_markers(text: str, readme_path: Path) -> tuple[int, int]:
@@ -686,7 +686,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--presets", nargs="+", help=f"presets to compare (default: {' '.join(DEFAULT_PRESETS)})"
     )
     parser.add_argument("--seeds", nargs="+", type=int, help="seeds per preset: one count, or one per preset")
-    parser.add_argument("--output", type=Path, help="JSON report (read by --readme-table)")
+    parser.add_argument("--output", type=Path, help="JSON report (read by --table)")
     parser.add_argument("--figure", type=Path, help="accuracy-against-time PNG")
     parser.add_argument("--models-dir", type=Path, help="where the trained models are saved")
     parser.add_argument("--train-subset", type=int, help="training images to use (default: all 55,000)")
@@ -704,10 +704,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--inference-rounds", type=int, help="rounds of timing, models taking turns")
     parser.add_argument("--latency-calls", type=int, help="single-image calls timed per model")
     parser.add_argument("--verbose", type=int, help="Keras fit verbosity (its output goes to stdout)")
+    parser.add_argument("--table", action="store_true", help="print the table of --output; no training")
     parser.add_argument(
-        "--readme-table", action="store_true", help="print the table of --output; no training"
+        "--update-docs", action="store_true", help="also write the table into docs/benchmark.md"
     )
-    parser.add_argument("--update-readme", action="store_true", help="also write the table into README.md")
     return parser.parse_args(argv)
 
 
@@ -741,21 +741,21 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Run the command line: a benchmark (JSON to stdout), or the README table of an existing one."""
+    """Run the command line: a benchmark (JSON to stdout), or the markdown table of an existing one."""
     args = parse_args(argv)
     bench = config_from_args(args)
-    if args.readme_table:
+    if args.markdown_table:
         benchmark = read_benchmark(bench.output_path)
-        table = readme_table(benchmark)
+        table = markdown_table(benchmark)
         print(table)
     else:
-        if args.update_readme:  # fail now rather than after the whole benchmark
-            table_markers(paths.README_PATH.read_text(), paths.README_PATH)
+        if args.update_docs:  # fail now rather than after the whole benchmark
+            table_markers(paths.BENCHMARK_PAGE_PATH.read_text(), paths.BENCHMARK_PAGE_PATH)
         benchmark = run_benchmark(bench)
         print(json.dumps(benchmark, indent=2))
-        table = readme_table(benchmark)
-    if args.update_readme:
-        log(f"updated the table in {update_readme(table)}")
+        table = markdown_table(benchmark)
+    if args.update_docs:
+        log(f"updated the table in {update_table_page(table)}")
     return benchmark
 
 

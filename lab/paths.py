@@ -11,7 +11,8 @@ LAB_OUTPUT_DIR = config.OUTPUT_ROOT / "lab"  # moves with DIGIT_RECOG_OUTPUT_DIR
 REPORTS_DIR = LAB_OUTPUT_DIR / "reports"
 FIGURES_DIR = LAB_OUTPUT_DIR / "figures"
 
-README_PATH = config.PROJECT_ROOT / "README.md"
+README_PATH = config.PROJECT_ROOT / "README.md"  # its Results table (results_table.py)
+BENCHMARK_PAGE_PATH = config.PROJECT_ROOT / "docs" / "benchmark.md"  # its table (benchmark.py --update-docs)
 BENCHMARK_PATH = REPORTS_DIR / "benchmark.json"
 BENCHMARK_QUICK_PATH = REPORTS_DIR / "benchmark_quick.json"
 BENCHMARK_QUICK_MODELS_DIR = config.MODELS_DIR / "benchmark_quick"

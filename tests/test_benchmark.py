@@ -1,4 +1,4 @@
-"""The preset benchmark: report shape, ratios, README table, and the ensemble model it ships."""
+"""The preset benchmark: report shape, ratios, its docs table, and the ensemble model it ships."""
 
 import json
 
@@ -134,9 +134,9 @@ def test_baseline_time_is_the_mean_of_a_run_before_and_one_after_the_presets(tin
 
 
 @pytest.mark.slow
-def test_readme_table_has_a_row_per_recipe_and_the_figure_draws(tiny_run):
+def test_markdown_table_has_a_row_per_recipe_and_the_figure_draws(tiny_run):
     _, written, _ = tiny_run
-    table = benchmark.readme_table(written)
+    table = benchmark.markdown_table(written)
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
     assert len(rows) == 1 + 4  # header; baseline, then the presets in the order asked, the ensemble last
     assert rows[1].startswith("| seed (baseline") and rows[2].startswith("| seed | 1 |")
@@ -145,33 +145,33 @@ def test_readme_table_has_a_row_per_recipe_and_the_figure_draws(tiny_run):
 
 
 @pytest.mark.slow
-def test_readme_table_mode_reads_the_report_without_training(tiny_run, capsys):
+def test_markdown_table_mode_reads_the_report_without_training(tiny_run, capsys):
     _, written, folder = tiny_run
-    assert benchmark.main(["--readme-table", "--output", str(folder / "benchmark.json")]) == written
+    assert benchmark.main(["--table", "--output", str(folder / "benchmark.json")]) == written
     assert capsys.readouterr().out.startswith("| Recipe |")
 
 
-def test_readme_table_mode_without_a_report_says_what_to_run(tmp_path):
+def test_markdown_table_mode_without_a_report_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="make bench"):
-        benchmark.main(["--readme-table", "--output", str(tmp_path / "absent.json")])
+        benchmark.main(["--table", "--output", str(tmp_path / "absent.json")])
 
 
-def test_update_readme_replaces_only_between_the_markers(tmp_path):
-    readme = tmp_path / "README.md"
+def test_update_table_page_replaces_only_between_the_markers(tmp_path):
+    readme = tmp_path / "benchmark.md"
     before, after = "# Title\n\nIntro.\n\n", "\n\n## Next\nMore.\n"
     readme.write_text(before + f"{benchmark.TABLE_START}\nold table\n{benchmark.TABLE_END}" + after)
-    benchmark.update_readme("| new | table |\n", readme)
+    benchmark.update_table_page("| new | table |\n", readme)
     text = readme.read_text()
     assert text == before + f"{benchmark.TABLE_START}\n| new | table |\n{benchmark.TABLE_END}" + after
-    benchmark.update_readme("| newer |", readme)
+    benchmark.update_table_page("| newer |", readme)
     assert "new | table" not in readme.read_text() and readme.read_text().startswith(before)
 
 
-def test_update_readme_without_markers_names_the_file(tmp_path):
-    readme = tmp_path / "README.md"
+def test_update_table_page_without_markers_names_the_file(tmp_path):
+    readme = tmp_path / "benchmark.md"
     readme.write_text("# No markers here\n")
-    with pytest.raises(ValueError, match="README.md.*benchmark-table:start"):
-        benchmark.update_readme("| table |", readme)
+    with pytest.raises(ValueError, match="benchmark.md.*benchmark-table:start"):
+        benchmark.update_table_page("| table |", readme)
     assert readme.read_text() == "# No markers here\n"
 
 
@@ -292,25 +292,25 @@ def committed_style_report(**default_changes) -> dict:
 def test_a_report_of_the_current_recipe_is_current_and_unmarked():
     report = committed_style_report()
     assert benchmark.is_current(report, "default") and benchmark.is_current(report, "ensemble")
-    assert benchmark.EARLIER_VERSION not in benchmark.readme_table(report)
+    assert benchmark.EARLIER_VERSION not in benchmark.markdown_table(report)
 
 
 def test_rows_of_an_earlier_recipe_are_marked_in_the_table_and_caption():
     report = committed_style_report(epochs=PRESETS["default"].train.epochs + 1)
     assert not benchmark.is_current(report, "default") and not benchmark.is_current(report, "ensemble")
-    table = benchmark.readme_table(report)
+    table = benchmark.markdown_table(report)
     assert f"| default ({benchmark.EARLIER_VERSION}) |" in table
     assert "before it last changed" in table
 
 
 def test_the_cpu_time_column_shows_what_the_report_recorded():
     report = committed_style_report()
-    table = benchmark.readme_table(report)
+    table = benchmark.markdown_table(report)
     assert "| default | 1 | 99.00 % | 10.0 | 1.00 | – |" in table and "CPU time was not recorded" in table
     report["baseline"]["train_cpu_seconds"] = 20.0
     report["presets"]["default"]["cpu_time_ratio_vs_baseline"] = 1.25
     report["presets"]["ensemble"]["cpu_time_ratio_vs_baseline"] = 1.25
-    table = benchmark.readme_table(report)
+    table = benchmark.markdown_table(report)
     assert "| seed (baseline: the original recipe) | 1 | 98.00 % | 10.0 | 1.00 | 1.00 |" in table
     assert "| default | 1 | 99.00 % | 10.0 | 1.00 | 1.25 |" in table and "CPU time:" in table
 

@@ -78,7 +78,7 @@ def test_other_writers_digits_are_mnist_style():
     np.testing.assert_allclose(centres.mean(axis=0), [13.5, 13.5], atol=0.5)  # centred by mass, as MNIST
 
 
-def test_other_writers_accuracies_are_saved_for_the_readme_table(tmp_path):
+def test_other_writers_accuracies_are_saved_for_the_markdown_table(tmp_path):
     path = robustness.save_other_writers(
         {"shipped": 0.9594, "original_recipe": 0.8926}, 1797, tmp_path / "o.json"
     )

@@ -1,0 +1,98 @@
+"""The README's numbers come from the code and the reports, never from memory.
+
+Measured numbers live in the Results table, which ``test_shipped_model`` checks against the reports; every
+other number in the prose must be one the code defines (data sizes, limits, layout constants) or a plain
+label (notebook numbers, Python versions, 28x28). A new number in the README that none of these explains
+fails here, with the number and its line.
+"""
+
+import contextlib
+import io
+import re
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+from digit_recog import config, data
+from digit_recog.reading.image import DIGIT_BOX_SIZE, MAX_IMAGE_PIXELS
+from digit_recog.web.app import MAX_UPLOAD_BYTES
+from lab.results_table import RESULTS_END, RESULTS_START
+
+README = config.PROJECT_ROOT / "README.md"
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def prose_lines() -> list[tuple[int, str]]:
+    """README lines outside code blocks, the generated Results table, links and image paths."""
+    lines, in_code, in_table = [], False, False
+    for number, line in enumerate(README.read_text().splitlines(), start=1):
+        if line.startswith("```"):
+            in_code = not in_code
+        in_table = (in_table or RESULTS_START in line) and RESULTS_END not in line
+        if not in_code and not in_table and RESULTS_END not in line:
+            lines.append((number, re.sub(r"\]\([^)]*\)|`[^`]*`|https?://\S+", "", line)))
+    return lines
+
+
+def numbers_the_code_defines() -> set[str]:
+    """Every number the README's prose may state, in the spellings it uses."""
+    counts = {spec.count for spec in data.MNIST_FILES.values()}
+    defined = {
+        *(f"{count:,}" for count in counts),
+        f"{config.VALIDATION_SIZE:,}",
+        str(config.IMAGE_SIZE),
+        str(DIGIT_BOX_SIZE),
+        str(MAX_UPLOAD_BYTES // 2**20),  # "5 MB"
+        str(MAX_IMAGE_PIXELS // 10**6),  # "50 megapixels"
+    }
+    labels = {"0", "255", "3", "5", "3.10", "3.12", "01", "05", "08", "06", "07", "1", "2", "200", "400"}
+    labels |= {
+        "413",
+        "422",
+        "10",
+        "15",
+        "3.0",
+    }  # HTTP statuses; ten probabilities; the 3x5 grid; CC BY-SA 3.0
+    return defined | labels
+
+
+def test_every_number_in_the_readme_prose_is_defined_by_the_code():
+    allowed = numbers_the_code_defines()
+    unexplained = [
+        (line_number, found)
+        for line_number, line in prose_lines()
+        for found in NUMBER.findall(line)
+        if found.rstrip(".,") not in allowed
+    ]
+    assert unexplained == []
+
+
+def test_the_readme_states_the_mnist_sizes_the_loader_checks():
+    text = README.read_text()
+    train_count, test_count = (data.MNIST_FILES[name].count for name in ("train_images", "test_images"))
+    assert f"{train_count:,} training and {test_count:,} test images" in text
+
+
+def test_the_command_line_example_is_what_the_shipped_model_prints():
+    """The README shows `predict seven.png --top 3` on the first test digit (a 7), drawn dark on white."""
+    from digit_recog.cli import main  # imports Keras when it predicts
+
+    example = re.search(r"#   seven\.png: (.*)", README.read_text())
+    assert example, "the README lost its `predict seven.png --top 3` example"
+    return_code, printed = _predict_first_test_digit(main)
+    assert return_code == 0
+    assert printed.split(": ", 1)[1].strip() == example.group(1).strip()
+
+
+def _predict_first_test_digit(main) -> tuple[int, str]:
+    """Run ``digit-recog predict seven.png --top 3`` on the first test digit, scaled to 280x280."""
+    _, (test_images, test_labels) = data.load_mnist()
+    assert test_labels[0] == 7
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "seven.png"
+        Image.fromarray(255 - test_images[0]).resize((280, 280), Image.BILINEAR).save(path)
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            return_code = main(["predict", str(path), "--top", "3", "--model", str(config.MODEL_PATH)])
+    return return_code, output.getvalue()
