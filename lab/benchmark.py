@@ -744,7 +744,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the command line: a benchmark (JSON to stdout), or the markdown table of an existing one."""
     args = parse_args(argv)
     bench = config_from_args(args)
-    if args.markdown_table:
+    if args.table:
         benchmark = read_benchmark(bench.output_path)
         table = markdown_table(benchmark)
         print(table)
