@@ -1,45 +1,64 @@
 # digit-recog: `make run` trains, evaluates and draws the pipeline, `make test` checks everything.
 # Both create .venv and install the pinned requirements first; no virtual environment need be active.
+# On an NVIDIA machine, `make install GPU=1` installs TensorFlow with CUDA instead of the CPU build.
 
 PYTHON_SYSTEM ?= python3
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-INSTALLED := $(VENV)/.installed
+GPU ?= 0
+INSTALLED := $(VENV)/.installed$(if $(filter 1,$(GPU)),-gpu)
+LAB_PORT ?= 8888
+TENSORBOARD_PORT ?= 6006
 # The pipeline (data, training, evaluation, figures, robustness); the search and the architecture
 # comparison (06, 07) take longer and run with `make experiments`.
 EXPERIMENTS := notebooks/06_tune.ipynb notebooks/07_architectures.ipynb
-NOTEBOOKS := $(filter-out $(EXPERIMENTS),$(sort $(wildcard notebooks/0*.ipynb)))
+NOTEBOOKS := $(filter-out $(EXPERIMENTS) notebooks/09_compare_runs.ipynb,$(sort $(wildcard notebooks/0*.ipynb)))
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export MPLBACKEND := Agg
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run experiments notebooks test bench bench-quick serve tune-distributed lint format clean
+.PHONY: help install run experiments notebooks lab tensorboard test bench bench-quick serve tune-distributed lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 install: $(INSTALLED) ## Create .venv and install pinned requirements and the package (editable)
 
-$(INSTALLED): requirements.txt pyproject.toml
+$(INSTALLED): requirements.txt requirements-gpu.txt pyproject.toml
 	$(PYTHON_SYSTEM) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements.txt
+	if [ "$(GPU)" = 1 ]; then \
+		$(PYTHON) -m pip uninstall --quiet --yes tensorflow-cpu && \
+		$(PYTHON) -m pip install --quiet -r requirements-gpu.txt; fi
 	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $(INSTALLED)
 
-run: install ## Run the pipeline notebooks in order, in place, then rewrite README's Results table
+run: install ## Run the pipeline notebooks in place (03 promotes its model), then the Results table and model card
 	@$(MAKE) --no-print-directory notebooks RUN="$(NOTEBOOKS)"
 	$(PYTHON) -m lab.results_table
+	$(PYTHON) -m digit_recog.model_card
 
 experiments: install ## Run the hyperparameter search (06) and the architecture comparison (07), in place
 	@$(MAKE) --no-print-directory notebooks RUN="$(EXPERIMENTS)"
 
+# Each notebook runs in place, its figures inline; 03_train promotes its model to the shipped one. Then
+# TensorFlow's start-up log lines and colour codes are cleaned out of the outputs.
 notebooks:
 	@for notebook in $(RUN); do \
 		echo "== $$notebook"; \
-		$(PYTHON) -m papermill --kernel python3 --log-output --cwd notebooks $$notebook $$notebook || exit 1; \
+		case $$notebook in *03_train.ipynb) parameters="-p promote True";; *) parameters="";; esac; \
+		$(PYTHON) -m papermill --kernel python3 --log-output --cwd notebooks $$parameters \
+			$$notebook $$notebook || exit 1; \
+		$(PYTHON) -m digit_recog.notebook_outputs $$notebook || exit 1; \
 	done
+
+lab: install ## Open JupyterLab at notebooks/ with the project's environment as kernel (LAB_PORT=8888)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.port=$(LAB_PORT) --ServerApp.port_retries=50
+
+tensorboard: install ## Open TensorBoard on every training run's logs, HParams included (TENSORBOARD_PORT=6006)
+	@test -d runs/tensorboard || { echo "no TensorBoard logs in runs/tensorboard yet: train a run with notebooks/03_train.ipynb (or make run) first" >&2; exit 1; }
+	$(VENV)/bin/tensorboard --logdir runs/tensorboard --port $(TENSORBOARD_PORT)
 
 test: install lint ## Lint, run the unit tests, then replay every notebook with nbval (shrunk budgets)
 	$(PYTHON) -m pytest

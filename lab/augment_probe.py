@@ -30,10 +30,11 @@ from digit_recog.augment import (
     augmentation_layers,
     max_filter_3x3,
 )
+from digit_recog.machine import machine_info
 from digit_recog.modeling.cnn import build_cnn
 from digit_recog.modeling.presets import PRESETS
 from lab import paths
-from lab.benchmark import machine_info, seconds_to_run
+from lab.benchmark import seconds_to_run
 
 BATCH_SIZE = 256
 # The default preset's network and augmentation settings, with every layer of this package's own.

@@ -24,10 +24,11 @@ import numpy as np
 
 from digit_recog import config, data
 from digit_recog.artifacts import shown_path, write_json
+from digit_recog.machine import machine_info
 from digit_recog.modeling.cnn import Augmentation, ConvBlock, ModelConfig, build_cnn
 from digit_recog.modeling.presets import PRESETS
 from lab import paths
-from lab.benchmark import machine_info, stratified_subset
+from lab.benchmark import stratified_subset
 
 BASELINE = "baseline"
 SEED_MODEL = PRESETS["seed"].model

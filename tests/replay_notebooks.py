@@ -25,8 +25,10 @@ ARTEFACT_DIRS = ["models", "figures", "reports", "data", "notebooks"]
 
 # Small enough to replay in minutes on two cores, big enough that training visibly works.
 REPLAY_PARAMETERS = {
-    "03_train.ipynb": {"train_subset": 4000, "epochs": 2, "batch_size": 64},
-    "04_evaluate.ipynb": {"min_test_accuracy": 0.5},
+    # 03 trains a run of its own, which 04, 05, 08 and 09 then read, as a user's experiment would.
+    "03_train.ipynb": {"train_subset": 4000, "epochs": 2, "batch_size": 64, "run_name": "replay"},
+    "04_evaluate.ipynb": {"min_test_accuracy": 0.5, "run_name": "replay"},
+    "05_visualize.ipynb": {"run_name": "replay"},
     "06_tune.ipynb": {
         "max_epochs": 2,
         "max_trials": 2,
@@ -40,7 +42,8 @@ REPLAY_PARAMETERS = {
         "train_subset": 1000,
         "min_val_accuracy": 0.3,
     },
-    "08_robustness.ipynb": {"test_subset": 300, "min_clean_accuracy": 0.5},
+    "08_robustness.ipynb": {"test_subset": 300, "min_clean_accuracy": 0.5, "run_name": "replay"},
+    "09_compare_runs.ipynb": {"run_names": ["replay"]},
 }
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from digit_recog import plots
+from digit_recog import machine, plots
 from digit_recog.modeling.cnn import build_cnn
 from digit_recog.modeling.ensemble import build_ensemble
 from digit_recog.modeling.presets import PRESETS
@@ -177,8 +177,8 @@ def test_update_table_page_without_markers_names_the_file(tmp_path):
 
 def test_cpu_features_keep_the_vector_sets_in_a_fixed_order():
     flags = "fpu sse4_2 avx512f fma avx2 avx avx512_bf16 ht"
-    assert benchmark.cpu_features(flags) == ["avx", "avx2", "fma", "avx512f", "avx512_bf16"]
-    assert benchmark.cpu_features("fpu sse4_2") == [] and benchmark.cpu_features("") == []
+    assert machine.cpu_features(flags) == ["avx", "avx2", "fma", "avx512f", "avx512_bf16"]
+    assert machine.cpu_features("fpu sse4_2") == [] and machine.cpu_features("") == []
 
 
 @pytest.mark.parametrize(
@@ -191,7 +191,7 @@ def test_cpu_features_keep_the_vector_sets_in_a_fixed_order():
     ],
 )
 def test_widest_vector_unit_names_the_widest_set(features, label):
-    assert benchmark.widest_vector_unit(features) == label
+    assert machine.widest_vector_unit(features) == label
 
 
 def test_caption_names_the_vector_unit_only_when_the_report_recorded_it():

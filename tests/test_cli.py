@@ -17,7 +17,7 @@ from digit_images import (
     needs_shipped_model,
     untrained_model_file,
 )
-from digit_recog import cli
+from digit_recog import __version__, cli, config, model_card
 
 SCANS = 20
 
@@ -160,3 +160,22 @@ def test_other_commands_reject_unknown_arguments(capsys):
         cli.main(["predict", "seven.png", "--workers", "2"])
     assert stopped.value.code == 2
     assert "unrecognized arguments: --workers 2" in capsys.readouterr().err
+
+
+def test_version_names_the_package_and_the_shipped_model(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"digit-recog {__version__}; model ")
+    assert model_card.sha256_of(config.MODEL_PATH) in printed
+
+
+def test_runs_lists_the_shipped_model_and_each_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
+    assert cli.main(["runs"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[0] == "shipped"
+    assert cli.main(["runs", "promote"]) == 2
+    assert "needs the name of a run" in capsys.readouterr().err
+    assert cli.main(["runs", "promote", "../x"]) == 2
+    assert "cannot name a run folder" in capsys.readouterr().err

@@ -46,3 +46,15 @@ def test_most_confident_mistakes(predictions):
     assert mistakes["index"].tolist() == [4]
     assert mistakes.loc[0, "predicted"] == 8 and mistakes.loc[0, "actual"] == 3
     assert mistakes.loc[0, "confidence"] > mistakes.loc[0, "probability_of_actual"]
+
+
+def test_calibration_is_zero_when_confidence_matches_accuracy_and_grows_with_overconfidence():
+    labels = np.array([0, 0, 0, 0])
+    honest = np.tile([0.75, 0.25] + [0.0] * 8, (4, 1))
+    honest[3] = [0.25, 0.75] + [0.0] * 8  # three of four right at 75% confidence
+    assert evaluate.calibration(labels, honest)["expected_calibration_error"] == pytest.approx(0.0)
+    overconfident = np.tile([0.99, 0.01] + [0.0] * 8, (4, 1))
+    overconfident[3] = [0.01, 0.99] + [0.0] * 8
+    report = evaluate.calibration(labels, overconfident)
+    assert report["expected_calibration_error"] == pytest.approx(0.24)
+    assert report["mean_confidence"] == pytest.approx(0.99) and report["accuracy"] == 0.75

@@ -1,7 +1,9 @@
 """The web app's JSON API: readings for good images, a clear status and message for each bad one."""
 
 import base64
+import hashlib
 import io
+import json
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from digit_images import (
     png_header_only,
     untrained_model_file,
 )
+from digit_recog import __version__
 from digit_recog.web.app import MAX_UPLOAD_BYTES, create_app
 
 
@@ -36,6 +39,21 @@ def test_health(client):
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def test_health_names_the_model_version_and_sha256():
+    """The committed model is the recorded shipped model; any other file is served as unversioned."""
+    with TestClient(create_app(model_path=SHIPPED_MODEL)) as client:
+        body = client.get("/health").json()
+    record = json.loads((SHIPPED_MODEL.parent / "model_version.json").read_text())
+    assert body["model_sha256"] == hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest() == record["sha256"]
+    assert body["model_version"] == str(record["version"])
+    assert body["version"] == __version__
+
+
+def test_a_model_of_your_own_is_served_unversioned(tmp_path):
+    with TestClient(create_app(model_path=untrained_model_file(tmp_path))) as client:
+        assert client.get("/health").json()["model_version"] == "unversioned"
 
 
 def test_page_and_its_assets_are_served(client):

@@ -8,4 +8,4 @@ import os
 # environment wins.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -3,6 +3,8 @@
     digit-recog predict photo.jpg scans/ [--top 3] [--json] [--number] [--model PATH]
     digit-recog serve [--host 127.0.0.1] [--port 8000] [--model PATH]
     digit-recog tune --workers 2 [search options of python -m digit_recog.experiments.distributed]
+    digit-recog runs [list | promote NAME]
+    digit-recog --version
 
 Each subcommand is a ``_add_<name>_command`` function that declares its arguments and a ``_<name>``
 function that runs it and returns the exit status; add a new one by writing both and registering
@@ -46,10 +48,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digit-recog", description="Recognise handwritten digits with the trained MNIST CNN."
     )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the package's version and the shipped model's, and exit",
+    )
     subcommands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     for add_command in COMMANDS:
         add_command(subcommands)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the package's version and the shipped model's version and SHA-256."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from digit_recog import __version__
+        from digit_recog.model_card import model_version
+
+        if config.MODEL_PATH.is_file():
+            shipped = model_version(config.MODEL_PATH)
+            model = f"model {shipped['version']} (sha256 {shipped['sha256']})"
+        else:
+            model = f"no model at {config.MODEL_PATH}"
+        print(f"digit-recog {__version__}; {model}")
+        parser.exit()
 
 
 def _add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -227,10 +253,56 @@ def _tune(arguments: argparse.Namespace) -> int:
     return distributed.main(arguments.forwarded)
 
 
+# runs
+
+
+def _add_runs_command(subcommands: argparse._SubParsersAction) -> None:
+    parser = subcommands.add_parser(
+        "runs",
+        help="list the training runs under runs/ beside the shipped model, or promote one",
+        description="Without arguments, a table of runs: parameters, validation accuracy and loss, time. "
+        "`promote NAME` makes run NAME the shipped model (its model, reports and figures replace the shipped "
+        "ones).",
+    )
+    parser.add_argument("action", nargs="?", choices=["list", "promote"], default="list")
+    parser.add_argument("name", nargs="?", help="the run to promote")
+    parser.set_defaults(run=_runs)
+
+
+def _runs(arguments: argparse.Namespace) -> int:
+    from digit_recog import runs  # imports pandas: only for this command
+
+    if arguments.action == "promote":
+        if not arguments.name:
+            _complain("runs promote needs the name of a run: digit-recog runs promote NAME")
+            return EXIT_USAGE
+        try:
+            written = runs.promote(arguments.name)
+        except (FileNotFoundError, ValueError) as error:
+            _complain(str(error))
+            return EXIT_USAGE
+        print(
+            f"promoted {arguments.name}: wrote {len(written)} files; now run `make run`'s later notebooks "
+            "(04, 05, 08) if the run lacks their reports, then `python -m digit_recog.model_card`"
+        )
+        return EXIT_OK
+    table = runs.runs_table()
+    if table.empty:
+        print("no runs yet: train one with notebooks/03_train.ipynb (e.g. -p run_name quick -p epochs 1)")
+        return EXIT_OK
+    print(
+        table.drop(columns=["machine", "finished_at"]).to_string(
+            index=False, float_format=lambda x: f"{x:.4g}"
+        )
+    )
+    return EXIT_OK
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_predict_command,
     _add_serve_command,
     _add_tune_command,
+    _add_runs_command,
 ]
 
 

@@ -18,9 +18,12 @@ PROCESSED_DATA_DIR = OUTPUT_ROOT / "data" / "processed"
 MODELS_DIR = OUTPUT_ROOT / "models"
 FIGURES_DIR = OUTPUT_ROOT / "figures"
 REPORTS_DIR = OUTPUT_ROOT / "reports"
+RUNS_DIR = OUTPUT_ROOT / "runs"  # experiments: a folder per run, and TensorBoard logs (git-ignored)
 
 SPLIT_PATH = PROCESSED_DATA_DIR / "split_indices.npz"
 MODEL_PATH = MODELS_DIR / "digit_recog_mnist_cnn.keras"
+MODEL_VERSION_PATH = MODELS_DIR / "model_version.json"  # the shipped model's version and SHA-256
+MODEL_CARD_PATH = MODELS_DIR / "MODEL_CARD.md"
 CHECKPOINT_PATH = MODELS_DIR / "checkpoints" / "best_val_loss.keras"
 HISTORY_PATH = REPORTS_DIR / "history.json"
 TRAINING_SUMMARY_PATH = REPORTS_DIR / "training.json"

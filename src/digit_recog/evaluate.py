@@ -20,6 +20,25 @@ def summary_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict:
     }
 
 
+def calibration(labels: np.ndarray, probabilities: np.ndarray, bins: int = 15) -> dict:
+    """How far confidence is from accuracy: the expected calibration error over ``bins`` equal-width bins of
+    the top probability, and the mean top probability beside the accuracy."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    which_bin = np.minimum((confidence * bins).astype(int), bins - 1)
+    gaps = [
+        abs(confidence[which_bin == index].mean() - correct[which_bin == index].mean())
+        * np.mean(which_bin == index)
+        for index in range(bins)
+        if np.any(which_bin == index)
+    ]
+    return {
+        "expected_calibration_error": float(np.sum(gaps)),
+        "mean_confidence": float(confidence.mean()),
+        "accuracy": float(correct.mean()),
+    }
+
+
 def classification_table(labels: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
     """Precision, recall, F1 and support for each digit and the averages, as a DataFrame."""
     report = classification_report(labels, predicted, labels=DIGITS, output_dict=True, zero_division=0)

@@ -11,6 +11,9 @@ from matplotlib.figure import Figure
 from digit_recog.artifacts import atomic_path
 
 MISTAKE_COLOUR = "tab:red"
+# How large figures show inline in the notebooks (the saved files use save_figure's dpi): committed
+# notebooks stay a modest size.
+plt.rcParams["figure.dpi"] = 72
 
 
 def save_figure(figure: Figure, path: Path, dpi: int = 120) -> Path:
@@ -91,6 +94,20 @@ def accuracy_loss(history: dict[str, list[float]], best_epoch: int | None = None
         axis.set_xlabel("epoch")
         axis.set_title(metric.capitalize())
         axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def runs_curves(histories: dict[str, dict[str, list[float]]]) -> Figure:
+    """Validation accuracy and loss per epoch, one line per run, to compare runs on one chart."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for axis, metric in zip(axes, ("val_accuracy", "val_loss")):
+        for name, history in histories.items():
+            axis.plot(np.arange(1, len(history[metric]) + 1), history[metric], marker="o", label=name)
+        axis.set_xlabel("epoch")
+        axis.set_title(metric.replace("val_", "validation ").capitalize())
+        axis.grid(alpha=0.3)
+    axes[0].legend(title="run")
     figure.tight_layout()
     return figure
 

@@ -3,13 +3,16 @@
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from digit_recog import config
 from digit_recog.artifacts import write_json
+from digit_recog.machine import machine_info
 
 # "constant", "cosine" and "plateau" change the rate once an epoch; "onecycle" every step: a linear
 # warm-up to the peak rate over the first ``warmup_fraction`` of training, then a cosine decay.
@@ -74,11 +77,15 @@ def train_model(
     train_config: TrainConfig,
     checkpoint_path: Path | None = None,
     verbose: int = 2,
+    tensorboard_dir: Path | None = None,
+    hparams: dict | None = None,
 ) -> TrainingResult:
     """Compile and fit ``model``; keep the weights of the epoch with the lowest validation loss.
 
     Images are raw uint8 pixels of shape (N, 28, 28) or (N, 28, 28, 1); labels are digits 0-9.
-    The test set never enters here.
+    The test set never enters here. With ``tensorboard_dir``, Keras's TensorBoard callback logs the curves
+    there, and ``hparams`` (plain numbers, strings and booleans) go to TensorBoard's HParams dashboard.
+    Build ``model`` inside ``distribution_strategy().scope()`` to train on every visible GPU.
     """
     keras.utils.set_random_seed(train_config.seed)
     steps_per_epoch = math.ceil(len(train_images) / train_config.batch_size)
@@ -87,7 +94,7 @@ def train_model(
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=train_config.label_smoothing),
         metrics=["accuracy"],
     )
-    callbacks = _callbacks(train_config, checkpoint_path)
+    callbacks = _callbacks(train_config, checkpoint_path) + _tensorboard_callbacks(tensorboard_dir, hparams)
     started, cpu_started = time.perf_counter(), time.process_time()
     fit = model.fit(
         _with_channel(train_images),
@@ -143,6 +150,36 @@ def _callbacks(train_config: TrainConfig, checkpoint_path: Path | None) -> list[
     return callbacks
 
 
+def _tensorboard_callbacks(log_dir: Path | None, hparams: dict | None) -> list[keras.callbacks.Callback]:
+    if log_dir is None:
+        return []
+    callbacks = [keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0, write_graph=False)]
+    if hparams:
+        from tensorboard.plugins.hparams import api as hparams_api  # TensorBoard loads only when logging
+
+        callbacks.append(hparams_api.KerasCallback(str(log_dir), _loggable(hparams)))
+    return callbacks
+
+
+def _loggable(hparams: dict) -> dict:
+    """The HParams dashboard takes numbers, strings and booleans: others become strings, None is left out."""
+    return {
+        key: value if isinstance(value, bool | int | float | str) else str(value)
+        for key, value in hparams.items()
+        if value is not None
+    }
+
+
+def distribution_strategy() -> tf.distribute.Strategy:
+    """``MirroredStrategy`` over every visible GPU when there are several, else TensorFlow's default.
+
+    The same code path serves one GPU, several or only the CPU: build and train the model inside
+    ``distribution_strategy().scope()``.
+    """
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
 def _lr_callback(train_config: TrainConfig) -> keras.callbacks.Callback:
     if train_config.lr_schedule == "plateau":
         return keras.callbacks.ReduceLROnPlateau(
@@ -162,9 +199,16 @@ def learning_rate_at(epoch: int, train_config: TrainConfig) -> float:
 
 
 def save_training_result(result: TrainingResult, history_path: Path, summary_path: Path, **details) -> None:
-    """Write the per-epoch history, and the run summary with any ``details`` added, as JSON."""
+    """Write the per-epoch history, and the run summary with any ``details`` added, as JSON.
+
+    The summary also records when the training finished and on what machine.
+    """
     write_json(result.history, history_path)
-    write_json(result.summary() | details, summary_path)
+    recorded = {
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+    }
+    write_json(result.summary() | recorded | details, summary_path)
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:

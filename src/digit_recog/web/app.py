@@ -3,7 +3,8 @@
 Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds it for tests too.
 
     GET  /              the drawing page (static/index.html)
-    GET  /health        {"status": "ok", "model": ..., "version": ...}
+    GET  /health        {"status", "model", "version", "model_version", "model_sha256"}
+                        (the package's version; the model's version, or "unversioned", and SHA-256)
     POST /api/predict   multipart field ``image`` -> digit, probabilities, top 3, preprocessed image
 """
 
@@ -23,6 +24,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digit_recog import __version__, config
+from digit_recog.model_card import model_version
 from digit_recog.reading.image import ImageReadError, ImageTooLargeError, NoDigitFoundError
 from digit_recog.reading.predict import DigitReading, load_trained_model, predict_digits, read_digit
 
@@ -46,6 +48,7 @@ def create_app(model_path: Path = config.MODEL_PATH, max_upload_bytes: int = MAX
         model = load_trained_model(model_path)
         predict_digits(model, np.zeros((1, config.IMAGE_SIZE, config.IMAGE_SIZE), np.uint8))  # warm-up
         app.state.model = model
+        app.state.model_version = model_version(Path(model_path))
         yield
 
     app = FastAPI(
@@ -63,8 +66,15 @@ def create_app(model_path: Path = config.MODEL_PATH, max_upload_bytes: int = MAX
 
     @app.get("/health")
     def health() -> dict:
-        """Whether the server is up, and which model it serves."""
-        return {"status": "ok", "model": Path(model_path).name, "version": __version__}
+        """Whether the server is up, and which model it serves: its file, version and SHA-256."""
+        served = app.state.model_version
+        return {
+            "status": "ok",
+            "model": Path(model_path).name,
+            "version": __version__,
+            "model_version": served["version"],
+            "model_sha256": served["sha256"],
+        }
 
     @app.post("/api/predict")
     def predict(request: Request, image: Annotated[UploadFile, File(description="the image file")]) -> dict:

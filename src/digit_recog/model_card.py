@@ -1,0 +1,205 @@
+"""The shipped model's version and its card, both derived from the model file and the reports.
+
+``models/model_version.json`` records the shipped model's version and SHA-256. ``make run`` ends with
+``python -m digit_recog.model_card``: when the model file's SHA-256 no longer matches the record, the
+version goes up by one; then ``models/MODEL_CARD.md`` is rendered from the reports of ``03_train``,
+``04_evaluate`` and ``08_robustness``. ``--check`` only says whether both are current. ``/health`` and
+``digit-recog --version`` report the version of the model they load (``unversioned`` for any other file).
+"""
+
+import argparse
+import hashlib
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from digit_recog import __version__, config
+from digit_recog.artifacts import atomic_path, read_json, shown_path, write_json
+
+UNVERSIONED = "unversioned"
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of the file at ``path``, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_version(
+    model_path: Path = config.MODEL_PATH, record_path: Path = config.MODEL_VERSION_PATH
+) -> dict:
+    """``{"version": ..., "sha256": ...}`` of the model file at ``model_path``.
+
+    The version is the recorded one when the file is the recorded shipped model, else ``"unversioned"``
+    (a model of your own, or a shipped model retrained and not yet recorded by ``make run``).
+    """
+    sha256 = sha256_of(model_path)
+    record = read_json(record_path, "03_train.ipynb") if Path(record_path).is_file() else {}
+    version = record.get("version") if record.get("sha256") == sha256 else None
+    return {"version": str(version) if version is not None else UNVERSIONED, "sha256": sha256}
+
+
+def next_record(record: dict, sha256: str, preset: str, today: str) -> dict:
+    """The version record for a shipped model with ``sha256``: unchanged if it is the recorded model,
+    else the next version, released ``today``."""
+    if record.get("sha256") == sha256:
+        return record
+    return {
+        "version": int(record.get("version", 0)) + 1,
+        "sha256": sha256,
+        "released": today,
+        "preset": preset,
+    }
+
+
+def render_card(record: dict, reports: dict, robustness: pd.DataFrame | None) -> str:
+    """The model card as Markdown, from the version record and the reports (``training``, ``metrics``,
+    ``other_writers``) and the robustness table, when there is one."""
+    training, metrics, other = reports["training"], reports["metrics"], reports.get("other_writers", {})
+    train = training.get("train_config", {})
+    machine = training.get("machine", {})
+    lines = [
+        f"# Model card: `{config.MODEL_PATH.name}`, version {record['version']}",
+        "",
+        "<!-- Written by `python -m digit_recog.model_card` (the last step of `make run`) from the reports; "
+        "do not edit by hand. -->",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| version | {record['version']} (released {record['released']}, package {__version__}) |",
+        f"| SHA-256 | `{record['sha256']}` |",
+        f"| recipe | the `{training['preset']}` preset, seed {train.get('seed')} "
+        f"({metrics['parameters']:,} parameters) |",
+        "| input | raw 0–255 grey levels, shape (N, 28, 28, 1), light ink on black, as MNIST |",
+        "| output | ten probabilities, digits 0–9 |",
+        "",
+        "## Intended use",
+        "",
+        "Reading one handwritten digit at a time, from MNIST-like images or from pictures brought to MNIST's",
+        "layout by `digit_recog.reading.image` (the `digit-recog` command and the web app do this). It is a",
+        "teaching and research model: it has no notion of a non-digit, and answers a digit for any input.",
+        "",
+        "## Data and split",
+        "",
+        f"Trained on MNIST alone: {training['train_images']:,} of the 60,000 training images; the other "
+        f"{training['val_images']:,}, a stratified, seeded split, chose the epoch to keep. The 10,000 test "
+        "images were used only to report the numbers below.",
+        "",
+        "## Training",
+        "",
+        f"{training['epochs_run']} epochs (kept epoch {training['best_epoch']}), "
+        f"batch {train.get('batch_size')}, "
+        f"Adam with peak learning rate {train.get('learning_rate')}, `{train.get('lr_schedule')}` schedule, "
+        f"label smoothing {train.get('label_smoothing')}, in {training['train_seconds']:.0f} s on "
+        f"{machine.get('cpu_model', 'an unrecorded machine')}"
+        f"{' (' + ', '.join(machine.get('cpu_features', [])) + ')' if machine.get('cpu_features') else ''}.",
+        "",
+        "## Results",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| test accuracy | {metrics['test_accuracy']:.2%} ({metrics['test_errors']} errors in "
+        f"{metrics['test_samples']:,}) |",
+        f"| validation accuracy | {metrics['validation_accuracy']:.2%} |",
+        f"| test loss | {metrics['test_loss']:.3f} |",
+    ]
+    if "shipped" in other.get("accuracy", {}):
+        lines.append(
+            f"| other writers' digits (scikit-learn's {other['images']:,}) "
+            f"| {other['accuracy']['shipped']:.2%} |"
+        )
+    recall = metrics.get("per_digit_recall", {})
+    if recall:
+        worst = min(recall, key=recall.get)
+        lines.append(f"| lowest per-digit recall | digit {worst}: {recall[worst]:.2%} |")
+    lines += ["", "## Calibration", ""]
+    if "test_calibration" in metrics:
+        calibration = metrics["test_calibration"]
+        lines += [
+            f"Not calibrated. Trained with label smoothing {train.get('label_smoothing')}, "
+            "its probabilities are "
+            f"deliberately soft: on the test set the top probability averages "
+            f"{calibration['mean_confidence']:.1%} against an accuracy of {calibration['accuracy']:.2%} "
+            f"(expected calibration error {calibration['expected_calibration_error']:.3f}). Read a top "
+            "probability as a ranking, not as the chance of being right.",
+        ]
+    else:
+        lines.append("Not measured for this model: rerun `04_evaluate`.")
+    lines += ["", "## Limits and known failures", ""]
+    lines += _robustness_limits(robustness)
+    lines += [
+        "- Digits in styles MNIST's American writers rarely used (a crossed 7, a 1 with a long flag or a",
+        "  foot, an open 4) and other writers' digits in general are read less well than MNIST's own: see",
+        "  the other writers' accuracy above.",
+        "- Several digits in one image must be read with `--number` (touching digits are not split), and a",
+        "  letter, a scribble or noise is still answered with a digit.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _robustness_limits(robustness: pd.DataFrame | None) -> list[str]:
+    """One line per perturbation: the strength past which accuracy after preprocessing drops below 90%."""
+    if robustness is None:
+        return ["- Robustness not measured for this model: rerun `08_robustness`."]
+    preprocessed = robustness[robustness["preprocessing"] == "preprocess"]
+    lines = []
+    for kind, rows in preprocessed.groupby("perturbation", sort=False):
+        name, unit = kind.replace("_", " "), rows["unit"].iloc[0]
+        failing = rows[rows["accuracy"] < 0.9]
+        if failing.empty:
+            lines.append(f"- {name}: at least 90% accurate up to {rows['strength'].max():g} ({unit}).")
+        else:
+            first = failing.iloc[0]
+            lines.append(
+                f"- {name}: {first['accuracy']:.0%} at {first['strength']:g} ({unit}), after preprocessing."
+            )
+    return lines
+
+
+def update(check: bool = False) -> int:
+    """Bring the version record and the card up to date with the shipped model (or, with ``check``, only
+    say whether they are); the exit status: 0 when current or written, 1 when ``check`` finds them stale."""
+    record_path, card_path = config.MODEL_VERSION_PATH, config.MODEL_CARD_PATH
+    record = read_json(record_path, "03_train.ipynb") if record_path.is_file() else {}
+    reports = {
+        "training": read_json(config.TRAINING_SUMMARY_PATH, "03_train.ipynb"),
+        "metrics": read_json(config.METRICS_PATH, "04_evaluate.ipynb"),
+        "other_writers": read_json(config.OTHER_WRITERS_PATH, "08_robustness.ipynb"),
+    }
+    today = datetime.now(timezone.utc).date().isoformat()
+    new_record = next_record(record, sha256_of(config.MODEL_PATH), reports["training"]["preset"], today)
+    robustness = pd.read_csv(config.ROBUSTNESS_CSV_PATH) if config.ROBUSTNESS_CSV_PATH.is_file() else None
+    card = render_card(new_record, reports, robustness)
+    current = new_record == record and card_path.is_file() and card_path.read_text() == card
+    if check:
+        state = "current" if current else "stale: run python -m digit_recog.model_card"
+        print(f"{shown_path(card_path)}: {state}")
+        return 0 if current else 1
+    if new_record != record:
+        write_json(new_record, record_path)
+        print(f"{shown_path(config.MODEL_PATH)} changed: now version {new_record['version']}")
+    with atomic_path(card_path) as tmp_path:
+        tmp_path.write_text(card)
+    print(f"wrote {shown_path(card_path)} (model version {new_record['version']})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m digit_recog.model_card [--check]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m digit_recog.model_card", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="only say whether the version and card are current"
+    )
+    return update(check=parser.parse_args(argv).check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

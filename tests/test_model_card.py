@@ -1,0 +1,82 @@
+"""The shipped model's version follows its SHA-256, and its card is rendered from the reports."""
+
+import json
+
+import pandas as pd
+
+from digit_recog import config, model_card
+
+COMMITTED_MODEL = config.PROJECT_ROOT / "models" / "digit_recog_mnist_cnn.keras"
+COMMITTED_RECORD = config.PROJECT_ROOT / "models" / "model_version.json"
+
+
+def test_the_version_goes_up_only_when_the_model_file_changes():
+    record = {"version": 3, "sha256": "abc", "released": "2026-11-26", "preset": "default"}
+    assert model_card.next_record(record, "abc", "default", "2026-12-01") == record
+    assert model_card.next_record(record, "def", "default", "2026-12-01") == {
+        "version": 4,
+        "sha256": "def",
+        "released": "2026-12-01",
+        "preset": "default",
+    }
+    assert model_card.next_record({}, "abc", "default", "2026-12-01")["version"] == 1
+
+
+def test_the_committed_model_is_the_recorded_one_and_any_other_file_is_unversioned(tmp_path):
+    record = json.loads(COMMITTED_RECORD.read_text())
+    assert model_card.model_version(COMMITTED_MODEL, COMMITTED_RECORD) == {
+        "version": str(record["version"]),
+        "sha256": model_card.sha256_of(COMMITTED_MODEL),
+    }
+    other = tmp_path / "other.keras"
+    other.write_bytes(b"not the shipped model")
+    assert model_card.model_version(other, COMMITTED_RECORD)["version"] == model_card.UNVERSIONED
+
+
+def test_the_card_states_the_version_recipe_results_and_limits():
+    reports = {
+        "training": {
+            "preset": "default",
+            "epochs_run": 11,
+            "best_epoch": 10,
+            "train_seconds": 200.0,
+            "train_images": 55000,
+            "val_images": 5000,
+            "train_config": {"seed": 42, "batch_size": 256, "learning_rate": 0.006, "label_smoothing": 0.1},
+        },
+        "metrics": {
+            "parameters": 391754,
+            "test_accuracy": 0.9953,
+            "test_errors": 47,
+            "test_samples": 10000,
+            "validation_accuracy": 0.9956,
+            "test_loss": 0.117,
+            "per_digit_recall": {"0": 0.999, "9": 0.989},
+            "test_calibration": {
+                "expected_calibration_error": 0.09,
+                "mean_confidence": 0.9,
+                "accuracy": 0.9953,
+            },
+        },
+        "other_writers": {"images": 1797, "accuracy": {"shipped": 0.9527}},
+    }
+    robustness = pd.DataFrame(
+        {
+            "perturbation": ["rotate", "rotate", "blur"],
+            "strength": [0.0, 45.0, 3.0],
+            "unit": ["degrees", "degrees", "sigma"],
+            "preprocessing": ["preprocess"] * 3,
+            "accuracy": [0.99, 0.6, 0.95],
+        }
+    )
+    record = {"version": 3, "sha256": "f" * 64, "released": "2026-11-26"}
+    card = model_card.render_card(record, reports, robustness)
+    assert card.startswith("# Model card: `digit_recog_mnist_cnn.keras`, version 3")
+    assert "99.53% (47 errors in 10,000)" in card and "95.27%" in card and "digit 9: 98.90%" in card
+    assert "expected calibration error 0.090" in card
+    assert "- rotate: 60% at 45 (degrees), after preprocessing." in card
+    assert "- blur: at least 90% accurate up to 3 (sigma)." in card
+
+
+def test_the_committed_card_and_version_are_current():
+    assert model_card.update(check=True) == 0
