@@ -54,7 +54,8 @@ notebooks:
 	done
 
 lab: install ## Open JupyterLab at notebooks/ with the project's environment as kernel (LAB_PORT=8888)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.port=$(LAB_PORT) --ServerApp.port_retries=50
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.port=$(LAB_PORT) --ServerApp.port_retries=50 \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 tensorboard: install ## Open TensorBoard on every training run's logs, HParams included (TENSORBOARD_PORT=6006)
 	@test -d runs/tensorboard || { echo "no TensorBoard logs in runs/tensorboard yet: train a run with notebooks/03_train.ipynb (or make run) first" >&2; exit 1; }

@@ -75,7 +75,7 @@ def test_the_card_states_the_version_recipe_results_and_limits():
     assert "99.53% (47 errors in 10,000)" in card and "95.27%" in card and "digit 9: 98.90%" in card
     assert "expected calibration error 0.090" in card
     assert "- rotate: 60% at 45 (degrees), after preprocessing." in card
-    assert "- blur: at least 90% accurate up to 3 (sigma)." in card
+    assert "- blur: at least 90% at every strength tried, 3 to 3 (sigma)." in card
 
 
 def test_the_committed_card_and_version_are_current():

@@ -153,7 +153,8 @@ def _robustness_limits(robustness: pd.DataFrame | None) -> list[str]:
         name, unit = kind.replace("_", " "), rows["unit"].iloc[0]
         failing = rows[rows["accuracy"] < 0.9]
         if failing.empty:
-            lines.append(f"- {name}: at least 90% accurate up to {rows['strength'].max():g} ({unit}).")
+            low, high = rows["strength"].min(), rows["strength"].max()
+            lines.append(f"- {name}: at least 90% at every strength tried, {low:g} to {high:g} ({unit}).")
         else:
             first = failing.iloc[0]
             lines.append(
