@@ -77,7 +77,9 @@ def main(pytest_args: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="digit-recog-replay-") as tmp:
         tmp_path = Path(tmp)
         copies = prepare_copies(tmp_path / "notebooks")
-        env = os.environ | {"DIGIT_RECOG_OUTPUT_DIR": str(tmp_path / "outputs"), "MPLBACKEND": "Agg"}
+        # Without MPLBACKEND the kernel draws figures inline, as in Jupyter and in the committed outputs.
+        env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+        env["DIGIT_RECOG_OUTPUT_DIR"] = str(tmp_path / "outputs")
         command = [
             sys.executable,
             "-m",

@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from digit_images import (
@@ -227,3 +227,42 @@ def test_shipped_model_still_reads_preprocessed_mnist(mnist):
     scan_accuracy = (predict_probabilities(model, scans).argmax(axis=1) == labels[:100]).mean()
     assert accuracy >= 0.97
     assert scan_accuracy >= 0.95
+
+
+TOUCHING_PAIRS = ["70", "04", "47", "77", "00", "74", "40", "07"]
+
+
+def touching_pair(pair: str) -> Image.Image:
+    """Two digits drawn side by side, the second moved left until its strokes meet the first's."""
+    for left in range(300, 100, -5):
+        image = Image.new("L", (620, 320), 255)
+        draw_into(image, pair[0], (40, 40, 280, 280), stroke=0.09, ink=0)
+        draw_into(image, pair[1], (left, 40, left + 240, 280), stroke=0.09, ink=0)
+        if ndimage.label(np.asarray(image) < 128)[1] == 1:
+            return image
+    raise AssertionError(f"{pair} never touched")
+
+
+@pytest.mark.parametrize("pair", TOUCHING_PAIRS)
+def test_touching_digits_are_cut_apart(pair):
+    """Two digits whose strokes touch become two segments, left to right."""
+    segments = segment_digits(touching_pair(pair))
+    assert len(segments) == 2
+    assert segments[0].box[0] < segments[1].box[0]
+    for segment in segments:
+        assert_mnist_layout(segment.image)
+
+
+def test_a_wide_round_zero_is_not_cut():
+    image = Image.new("L", (400, 300), 255)
+    ImageDraw.Draw(image).ellipse((40, 60, 360, 250), outline=0, width=22)
+    assert len(segment_digits(image)) == 1
+
+
+@needs_shipped_model
+def test_read_number_reads_touching_digits():
+    import keras
+
+    model = keras.saving.load_model(SHIPPED_MODEL)
+    read = {pair: predict.read_number(model, touching_pair(pair)).text for pair in TOUCHING_PAIRS}
+    assert sum(text == pair for pair, text in read.items()) >= 7, read

@@ -79,6 +79,7 @@ def train_model(
     verbose: int = 2,
     tensorboard_dir: Path | None = None,
     hparams: dict | None = None,
+    outlier_images: np.ndarray | None = None,
 ) -> TrainingResult:
     """Compile and fit ``model``; keep the weights of the epoch with the lowest validation loss.
 
@@ -86,6 +87,8 @@ def train_model(
     The test set never enters here. With ``tensorboard_dir``, Keras's TensorBoard callback logs the curves
     there, and ``hparams`` (plain numbers, strings and booleans) go to TensorBoard's HParams dashboard.
     Build ``model`` inside ``distribution_strategy().scope()`` to train on every visible GPU.
+    ``outlier_images`` (raw pixels, not digits) train with a uniform target over the ten digits, so that the
+    model learns to spread its probability on what is not a digit (outlier exposure, Hendrycks et al. 2019).
     """
     keras.utils.set_random_seed(train_config.seed)
     steps_per_epoch = math.ceil(len(train_images) / train_config.batch_size)
@@ -96,9 +99,10 @@ def train_model(
     )
     callbacks = _callbacks(train_config, checkpoint_path) + _tensorboard_callbacks(tensorboard_dir, hparams)
     started, cpu_started = time.perf_counter(), time.process_time()
+    images, targets = _with_outliers(train_images, _one_hot(train_labels), outlier_images)
     fit = model.fit(
-        _with_channel(train_images),
-        _one_hot(train_labels),
+        images,
+        targets,
         validation_data=(_with_channel(val_images), _one_hot(val_labels)),
         epochs=train_config.epochs,
         batch_size=train_config.batch_size,
@@ -209,6 +213,19 @@ def save_training_result(result: TrainingResult, history_path: Path, summary_pat
         "machine": machine_info(),
     }
     write_json(result.summary() | recorded | details, summary_path)
+
+
+def _with_outliers(
+    images: np.ndarray, targets: np.ndarray, outlier_images: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training images and targets, with ``outlier_images`` appended under uniform targets."""
+    if outlier_images is None or len(outlier_images) == 0:
+        return _with_channel(images), targets
+    uniform = np.full((len(outlier_images), config.NUM_CLASSES), 1 / config.NUM_CLASSES, np.float32)
+    return (
+        np.concatenate([_with_channel(images), _with_channel(outlier_images).astype(images.dtype)]),
+        np.concatenate([targets, uniform]),
+    )
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:

@@ -366,7 +366,8 @@ def segment_digits(source: ImageSource | np.ndarray, name: str | None = None) ->
 
     Ink blobs (connected components) are grouped when they overlap horizontally by at least half of
     the narrower one, so a digit drawn in two strokes (a 4, a 5) stays one digit; specks are dropped.
-    Digits that touch each other are not separated.
+    A group wider than tall holds digits that touch: it is cut from top to bottom
+    along the path that crosses the fewest strokes near where equal-width digits would meet.
 
     Args:
         source: an image as for :func:`preprocess_image`, or a 2-D grayscale array.
@@ -388,13 +389,82 @@ def segment_digits(source: ImageSource | np.ndarray, name: str | None = None) ->
     components = [(index + 1, box) for index, box in enumerate(slices) if box is not None]
     segments = []
     for members in _group_overlapping_columns(components):
-        strokes = np.isin(labels, [label for label, _ in members])
-        digit_ink = np.where(_near(strokes, _halo_radius(strokes)), ink, 0)
+        group = np.isin(labels, [label for label, _ in members])
         rows = (min(box[0].start for _, box in members), max(box[0].stop for _, box in members))
         cols = (min(box[1].start for _, box in members), max(box[1].stop for _, box in members))
-        box = (int(cols[0]), int(rows[0]), int(cols[1]), int(rows[1]))
-        segments.append(DigitSegment(image=to_mnist_layout(digit_ink), box=box))
+        for piece in touching_digit_masks(group[rows[0] : rows[1], cols[0] : cols[1]]):
+            strokes = np.zeros_like(group)
+            strokes[rows[0] : rows[1], cols[0] : cols[1]] = piece
+            digit_ink = np.where(_near(strokes, _halo_radius(strokes)), ink, 0)
+            filled_rows, filled_cols = (np.flatnonzero(strokes.any(axis=axis)) for axis in (1, 0))
+            box = (
+                int(filled_cols[0]),
+                int(filled_rows[0]),
+                int(filled_cols[-1]) + 1,
+                int(filled_rows[-1]) + 1,
+            )
+            segments.append(DigitSegment(image=to_mnist_layout(digit_ink), box=box))
     return segments
+
+
+# A group of strokes wider than tall may be digits that touch; one digit is about DIGIT_ASPECT as wide as
+# tall. It is cut only along a path that crosses few strokes (at most NECK_SHARE of a typical column's stroke
+# pixels), so a single round 0 drawn wide stays whole.
+TOUCHING_ASPECT = 1.0
+DIGIT_ASPECT = 0.7
+NECK_SHARE = 0.6
+SIDE_STEP_COST = 0.1  # what a cutting path pays to move one column sideways, against 1 per stroke pixel
+
+
+def touching_digit_masks(strokes: np.ndarray) -> list[np.ndarray]:
+    """The strokes of each digit, left to right, in one group of touching strokes (its bounding box).
+
+    A group no wider than :data:`TOUCHING_ASPECT` times its height is one digit. A wider one is taken for
+    ``round(aspect / DIGIT_ASPECT)`` digits, at least two, and cut from top to bottom along the path that
+    crosses the fewest stroke pixels (dynamic programming; it may bend around an overlapping stroke) near
+    each place where equal-width digits would meet. If a cut crosses more than a neck's worth of strokes,
+    the group stays one digit.
+    """
+    height, width = strokes.shape
+    if width <= TOUCHING_ASPECT * height:
+        return [strokes]
+    count = max(2, round(width / (DIGIT_ASPECT * height)))
+    projection = strokes.sum(axis=0)
+    neck = NECK_SHARE * np.median(projection[projection > 0])
+    columns = np.arange(width)[np.newaxis, :]
+    pieces, left_of_previous = [], np.zeros_like(strokes)
+    for index in range(1, count):
+        ideal = index * width // count
+        path, crossed = _cheapest_cut(strokes, ideal - width // (3 * count), ideal + width // (3 * count))
+        if crossed > neck:
+            return [strokes]
+        left_of_cut = columns < path[:, np.newaxis]
+        pieces.append(strokes & left_of_cut & ~left_of_previous)
+        left_of_previous = left_of_cut
+    pieces.append(strokes & ~left_of_previous)
+    return [piece for piece in pieces if piece.any()]
+
+
+def _cheapest_cut(strokes: np.ndarray, low: int, high: int) -> tuple[np.ndarray, float]:
+    """The column of a top-to-bottom path within columns [low, high) crossing the fewest stroke pixels, row by
+    row, and how many it crosses."""
+    low, high = max(1, low), min(strokes.shape[1] - 1, high)
+    ink = strokes[:, low:high].astype(float)
+    cost = ink[0].copy()
+    came_from = np.zeros(ink.shape, dtype=int)
+    for row in range(1, len(ink)):
+        options = np.stack(
+            [np.r_[np.inf, cost[:-1]] + SIDE_STEP_COST, cost, np.r_[cost[1:], np.inf] + SIDE_STEP_COST]
+        )
+        choice = options.argmin(axis=0)
+        came_from[row] = choice - 1
+        cost = options[choice, np.arange(len(cost))] + ink[row]
+    column = int(cost.argmin())
+    path = np.empty(len(ink), dtype=int)
+    for row in range(len(ink) - 1, -1, -1):
+        path[row] = column
+        column += came_from[row, column]
+    return path + low, float(ink[np.arange(len(ink)), path].sum())
 
 
 def _group_overlapping_columns(

@@ -1,0 +1,59 @@
+"""Validation-only: does outlier exposure teach a preset to say "not a digit", and at what cost?
+
+Trains a preset with and without non-digit pictures under uniform targets (the training part of
+``digit_recog.drawn.non_digit_set``), calibrates each on the validation split, puts the "not a digit" threshold
+where 0.5% of the validation digits fall below it, and measures the share of *validation* non-digits flagged
+(the training part's fonts and shapes, drawn with another seed). The evaluation part of the non-digit set, the
+test set and other writers' digits are not touched here. One JSON line per training:
+
+    .venv/bin/python -m lab.ablations.outlier_exposure_validation PRESET [OUTLIERS] [SEED]
+"""
+
+import json
+import sys
+
+import numpy as np
+
+from digit_recog import config, data, drawn
+from digit_recog.modeling import calibration, train
+from digit_recog.modeling.presets import get_preset
+from digit_recog.reading.predict import predict_probabilities
+
+
+def main(preset_name: str, outliers: int, seed: int) -> dict:
+    (images, labels), _ = data.load_mnist()
+    train_indices, val_indices = data.load_split(config.SPLIT_PATH)
+    outlier_images = _non_digits(outliers, seed=1, part="training") if outliers else None
+    val_non_digits, found = drawn.model_inputs(drawn.non_digit_set(60, seed=11, part="training"))
+    preset = get_preset(preset_name, seed=seed)
+    model = preset.build(seed=seed)
+    result = train.train_model(
+        model, images[train_indices], labels[train_indices], images[val_indices], labels[val_indices],
+        preset.train, verbose=0, outlier_images=outlier_images,
+    )  # fmt: skip
+    calibrated, temperature = calibration.calibrate(model, images[val_indices], labels[val_indices])
+    val_confidence = predict_probabilities(calibrated, images[val_indices]).max(axis=1)
+    threshold = float(np.percentile(val_confidence, 0.5))
+    flagged = (predict_probabilities(calibrated, val_non_digits).max(axis=1) < threshold) | ~found
+    return {
+        "preset": preset_name,
+        "outliers": outliers,
+        "seed": seed,
+        "val_accuracy": float(result.history["val_accuracy"][result.best_epoch - 1]),
+        "temperature": round(temperature, 4),
+        "threshold": round(threshold, 4),
+        "val_non_digits_flagged": round(float(flagged.mean()), 4),
+        "train_seconds": round(result.train_seconds, 1),
+    }
+
+
+def _non_digits(count: int, seed: int, part: str) -> np.ndarray:
+    images, found = drawn.model_inputs(drawn.non_digit_set(count // 4, seed=seed, part=part))
+    return images[found]
+
+
+if __name__ == "__main__":
+    if not 2 <= len(sys.argv) <= 4:
+        raise SystemExit(__doc__.strip().splitlines()[-1].strip())
+    arguments = sys.argv[1:] + ["3000", "42"][len(sys.argv) - 2 :]
+    print(json.dumps(main(arguments[0], int(arguments[1]), int(arguments[2]))), flush=True)
