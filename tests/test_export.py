@@ -153,10 +153,6 @@ def test_unknown_format_is_refused(tmp_path, capsys):
     assert "invalid choice: 'tfjs'" in capsys.readouterr().err
 
 
-def test_cli_export_choices_match_the_formats():
-    assert [*EXPORT_FORMATS, "all", "web"] == cli.EXPORT_CHOICES
-
-
 def _onnx_identity_model(path: Path, shape: list) -> Path:
     import onnx
     from onnx import TensorProto, helper

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 
 from digit_recog import config
 from digit_recog.artifacts import require
+from digit_recog.modeling.export import EXPORT_FORMATS  # no Keras import: that waits until a model is loaded
 from digit_recog.reading.image import IMAGE_EXTENSIONS, PreprocessError, preprocess_image
 
 if TYPE_CHECKING:  # reading.predict imports Keras, which takes seconds: only when a command predicts
     from digit_recog.reading.predict import NumberReading
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
-# modeling.export.EXPORT_FORMATS (importing it loads Keras: too slow for --help), all of them, and the page
-EXPORT_CHOICES = ["onnx", "litert", "saved_model", "all", "web"]
+EXPORT_CHOICES = [*EXPORT_FORMATS, "all", "web"]  # every model format, all of them at once, and the page
 PREDICT_BATCH_SIZE = 256  # images decoded, then read by the model, at a time
 # Fewer images than this are decoded in this process: worker processes take a second to start.
 PARALLEL_DECODING_FROM = 200
@@ -349,7 +349,7 @@ def _add_export_command(subcommands: argparse._SubParsersAction) -> None:
 
 
 def _export(arguments: argparse.Namespace) -> int:
-    from digit_recog.modeling.export import EXPORT_FORMATS, ExportError, export_model_file
+    from digit_recog.modeling.export import ExportError, export_model_file
 
     try:
         require(arguments.model, "03_train.ipynb")
