@@ -207,3 +207,17 @@ def test_existing_output_is_kept_without_force_and_replaced_with_it(format_name,
     else:
         assert load_exported_model(out).predict(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary files left behind
+
+
+@needs_shipped_model
+def test_litert_model_answers_threads_reading_at_once(exported, mnist):
+    """The app reads from several threads; LiteRT's interpreter must not mix their inputs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, (test_images, _) = mnist
+    reader = load_exported_model(exported["litert"])
+    batches = [test_images[i : i + n][..., None].astype(np.float32) for i, n in enumerate([1, 7, 1, 32] * 8)]
+    expected = [reader.predict(batch) for batch in batches]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(reader.predict, batches))
+    assert all(np.array_equal(a, b) for a, b in zip(expected, found))

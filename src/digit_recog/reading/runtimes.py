@@ -7,6 +7,7 @@ export`` wrote beside the shipped model, when it is there, was exported from tha
 and onnxruntime is installed; otherwise Keras.
 """
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -88,15 +89,18 @@ class LiteRTModel(ExportedModel):
         self.input_index = details["index"]
         self.output_index = self.interpreter.get_output_details()[0]["index"]
         self.batch_size = 0
+        # One interpreter holds one input at a time; the app calls predict from several threads.
+        self.lock = threading.Lock()
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        if images.shape[0] != self.batch_size:  # LiteRT plans memory for one input shape at a time
-            self.interpreter.resize_tensor_input(self.input_index, list(images.shape))
-            self.interpreter.allocate_tensors()
-            self.batch_size = images.shape[0]
-        self.interpreter.set_tensor(self.input_index, images)
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output_index).copy()
+        with self.lock:
+            if images.shape[0] != self.batch_size:  # LiteRT plans memory for one input shape at a time
+                self.interpreter.resize_tensor_input(self.input_index, list(images.shape))
+                self.interpreter.allocate_tensors()
+                self.batch_size = images.shape[0]
+            self.interpreter.set_tensor(self.input_index, images)
+            self.interpreter.invoke()
+            return self.interpreter.get_tensor(self.output_index).copy()
 
 
 def load_exported_model(path: Path) -> ExportedModel:
