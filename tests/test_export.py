@@ -221,3 +221,17 @@ def test_litert_model_answers_threads_reading_at_once(exported, mnist):
     with ThreadPoolExecutor(max_workers=4) as pool:
         found = list(pool.map(reader.predict, batches))
     assert all(np.array_equal(a, b) for a, b in zip(expected, found))
+
+
+def test_cli_export_all_refuses_a_single_out(capsys, tmp_path):
+    status = cli.main(
+        ["export", "--format", "all", "--out", str(tmp_path / "x"), "--model", str(SHIPPED_MODEL)]
+    )
+    assert status == cli.EXIT_USAGE
+    assert "--out names one file or folder" in capsys.readouterr().err
+
+
+def test_cli_export_without_a_model_names_the_notebook(capsys, tmp_path):
+    status = cli.main(["export", "--format", "onnx", "--model", str(tmp_path / "none.keras")])
+    assert status == cli.EXIT_USAGE
+    assert "none.keras does not exist yet: run notebooks/03_train.ipynb" in capsys.readouterr().err
