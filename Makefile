@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run experiments notebooks lab tensorboard test bench bench-quick serve tune-distributed lint format clean
+.PHONY: help install run experiments notebooks lab tensorboard test bench bench-quick serve export site tune-distributed lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -73,6 +73,12 @@ bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes;
 
 serve: install ## Start the drawing web app on http://127.0.0.1:8000
 	$(VENV)/bin/digit-recog serve --host 127.0.0.1 --port 8000
+
+export: install ## Export the shipped model to ONNX, LiteRT and a SavedModel under models/exported/ (git-ignored)
+	$(VENV)/bin/digit-recog export --format all --force
+
+site: install ## Write site/: the drawing page reading digits in the browser, no server (fetches onnxruntime-web with npm)
+	$(VENV)/bin/digit-recog export --format web --out site --force
 
 WORKERS ?= 2
 tune-distributed: install ## Hyperparameter search, a chief and 2 workers here (WORKERS=4 for 4); writes best_hparams.json

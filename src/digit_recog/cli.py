@@ -1,7 +1,8 @@
 """The ``digit-recog`` command: read digits in your own images, or start the drawing web app.
 
-    digit-recog predict photo.jpg scans/ [--top 3] [--json] [--number] [--model PATH]
-    digit-recog serve [--host 127.0.0.1] [--port 8000] [--model PATH]
+    digit-recog predict photo.jpg scans/ [--top 3] [--json] [--number] [--progress] [--model PATH]
+    digit-recog serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--model PATH]
+    digit-recog export --format onnx|litert|saved_model|all|web [--out PATH] [--force]
     digit-recog tune --workers 2 [search options of python -m digit_recog.experiments.distributed]
     digit-recog runs [list | promote NAME]
     digit-recog --version
@@ -15,20 +16,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digit_recog import config
 from digit_recog.artifacts import require
-from digit_recog.reading.image import IMAGE_EXTENSIONS, PreprocessError
+from digit_recog.modeling.export import EXPORT_FORMATS  # no Keras import: that waits until a model is loaded
+from digit_recog.reading.image import IMAGE_EXTENSIONS, PreprocessError, preprocess_image
 
 if TYPE_CHECKING:  # reading.predict imports Keras, which takes seconds: only when a command predicts
-    from digit_recog.reading.predict import DigitReading, NumberReading
+    from digit_recog.reading.predict import NumberReading
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXPORT_CHOICES = [*EXPORT_FORMATS, "all", "web"]  # every model format, all of them at once, and the page
+PREDICT_BATCH_SIZE = 256  # images decoded, then read by the model, at a time
+# Fewer images than this are decoded in this process: worker processes take a second to start.
+PARALLEL_DECODING_FROM = 200
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +91,14 @@ def _add_model_argument(parser: argparse.ArgumentParser) -> None:
         "--model",
         type=Path,
         default=config.MODEL_PATH,
-        help="trained .keras model (default: %(default)s)",
+        help="trained .keras model, or an exported .onnx/.tflite one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=["auto", "keras", "onnx", "litert"],
+        default="auto",
+        help="what reads the images: auto (default) uses the exported ONNX model with onnxruntime when "
+        "`digit-recog export` wrote it from this model, else Keras",
     )
 
 
@@ -103,31 +118,108 @@ def _add_predict_command(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--number", action="store_true", help="read several digits side by side as one number"
     )
+    parser.add_argument(
+        "--progress", action="store_true", help="show a progress bar on stderr (default: only on a terminal)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that decode images of large folders (default: the number of CPUs, %(default)s)",
+    )
     _add_model_argument(parser)
     parser.set_defaults(run=_predict)
 
 
 def _predict(arguments: argparse.Namespace) -> int:
-    from digit_recog.reading.predict import read_digit, read_number  # imports Keras: only when needed
-
     paths, failures = _expand_image_paths(arguments.images)
-    model = _load_model_or_none(arguments.model) if paths else None
-    if paths and model is None:
-        return EXIT_USAGE
+    if not paths:
+        return EXIT_SOME_FAILED if failures else EXIT_OK
+    # Decoding workers start before Keras is imported, so they never carry TensorFlow's threads.
+    with _decoding_pool(len(paths), arguments.jobs, arguments.number) as pool:
+        model = _load_model_or_none(arguments.model, arguments.runtime)
+        if model is None:
+            return EXIT_USAGE
+        with _progress_bar(len(paths), arguments.progress) as progress:
+            read = _read_numbers if arguments.number else _read_digits
+            for line, error in read(model, paths, arguments, pool):
+                if error is not None:
+                    progress.write(f"digit-recog: error: {error}", file=sys.stderr)
+                    failures += 1
+                else:
+                    print(line, flush=True)
+                progress.update(1)
+    return EXIT_SOME_FAILED if failures else EXIT_OK
+
+
+def _read_digits(model, paths: list[Path], arguments: argparse.Namespace, pool) -> Iterator[tuple]:
+    """``(line, error)`` for each image, in order: decoded in batches (by ``pool`` when given), each
+    batch read by the model at once."""
+    import numpy as np
+
+    decoded = pool.map(_decode, paths, chunksize=32) if pool else map(_decode, paths)
+    for start in range(0, len(paths), PREDICT_BATCH_SIZE):
+        batch = [(path, *next(decoded)) for path in paths[start : start + PREDICT_BATCH_SIZE]]
+        images = [image for _, image, _ in batch if image is not None]
+        probabilities = iter(_predict_batch(model, np.stack(images)) if images else [])
+        for path, _, error in batch:
+            if error is not None:
+                yield None, error
+            else:
+                yield _digit_line(path, next(probabilities), arguments.top, arguments.json), None
+
+
+def _predict_batch(model, images):
+    """Probabilities (N, 10) of preprocessed 28x28 images; Keras is imported only when it reads them."""
+    from digit_recog.reading.runtimes import ExportedModel
+
+    if isinstance(model, ExportedModel):
+        return model.predict(images[..., None].astype("float32"))
+    from digit_recog.reading.predict import predict_digits
+
+    return predict_digits(model, images)
+
+
+def _read_numbers(model, paths: list[Path], arguments: argparse.Namespace, pool) -> Iterator[tuple]:
+    from digit_recog.reading.predict import read_number  # imports Keras: only when needed
+
     for path in paths:
         try:
-            if arguments.number:
-                reading = read_number(model, path)
-                line = _number_line(path, reading, arguments.json)
-            else:
-                reading = read_digit(model, path)
-                line = _digit_line(path, reading, arguments.top, arguments.json)
+            yield _number_line(path, read_number(model, path), arguments.json), None
         except PreprocessError as error:
-            _complain(str(error))
-            failures += 1
-            continue
-        print(line, flush=True)
-    return EXIT_SOME_FAILED if failures else EXIT_OK
+            yield None, str(error)
+
+
+def _decode(path: Path) -> tuple:
+    """``(28x28 image, None)``, or ``(None, message)`` when the file cannot be read as a digit."""
+    try:
+        return preprocess_image(path), None
+    except PreprocessError as error:
+        return None, str(error)
+
+
+class _NoPool:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+
+def _decoding_pool(count: int, jobs: int, reads_numbers: bool):
+    """Worker processes to decode ``count`` images, or a stand-in yielding None when one process will do."""
+    if reads_numbers or jobs <= 1 or count < PARALLEL_DECODING_FROM:
+        return _NoPool()
+    # forkserver: fresh workers that import only the image code, whatever threads this process runs.
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver"))
+
+
+def _progress_bar(total: int, forced: bool):
+    """A progress bar on stderr when it is a terminal or ``forced``; otherwise one that draws nothing."""
+    from tqdm import tqdm
+
+    shown = forced or sys.stderr.isatty()
+    return tqdm(total=total, file=sys.stderr, unit="image", disable=not shown, dynamic_ncols=True)
 
 
 def _expand_image_paths(arguments: list[Path]) -> tuple[list[Path], int]:
@@ -152,29 +244,43 @@ def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def _load_model_or_none(path: Path):
-    from digit_recog.reading.predict import ModelFileError, load_trained_model  # imports Keras
+def _load_model_or_none(path: Path, runtime: str = "auto"):
+    """The exported model to read with (see ``runtimes.exported_reader``), else the Keras model; None after
+    complaining when neither loads. Keras is imported only when it is the one that reads."""
+    from digit_recog.modeling.export import ExportError
+    from digit_recog.reading.runtimes import exported_reader
 
     try:
-        return load_trained_model(path)
-    except (FileNotFoundError, ModelFileError) as error:
+        exported = exported_reader(path, runtime)
+        if exported is not None:
+            return exported
+        from digit_recog.reading.predict import ModelFileError, load_trained_model  # imports Keras
+
+        try:
+            return load_trained_model(path)
+        except ModelFileError as error:
+            raise ExportError(str(error)) from error
+    except (FileNotFoundError, ExportError) as error:
         _complain(str(error))
         return None
 
 
-def _digit_line(path: Path, reading: DigitReading, top: int, as_json: bool) -> str:
-    ranked = reading.top(max(top, 1))
+def _digit_line(path: Path, probabilities, top: int, as_json: bool) -> str:
+    ranked = [
+        (int(digit), float(probabilities[digit])) for digit in probabilities.argsort()[::-1][: max(top, 1)]
+    ]
+    digit = int(probabilities.argmax())
     if as_json:
         return json.dumps(
             {
                 "path": str(path),
-                "digit": reading.digit,
-                "probabilities": _rounded(reading.probabilities),
+                "digit": digit,
+                "probabilities": _rounded(probabilities),
                 "top": [{"digit": digit, "probability": round(p, 6)} for digit, p in ranked],
             }
         )
     listed = ", ".join(f"{digit} {p:.1%}" for digit, p in ranked)
-    return f"{path}: {reading.digit}  ({listed})"
+    return f"{path}: {digit}  ({listed})"
 
 
 def _number_line(path: Path, reading: NumberReading, as_json: bool) -> str:
@@ -212,24 +318,84 @@ def _add_serve_command(subcommands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes, each with its own model (default: 1)"
+    )
     _add_model_argument(parser)
     parser.set_defaults(run=_serve)
 
 
 def _serve(arguments: argparse.Namespace) -> int:
     try:
-        require(arguments.model, "03_train.ipynb")
+        if Path(arguments.model).suffix == ".keras":
+            require(arguments.model, "03_train.ipynb")
+        elif not Path(arguments.model).is_file():
+            raise FileNotFoundError(f"{arguments.model} does not exist: run `digit-recog export` first")
     except FileNotFoundError as error:
         _complain(str(error))
         return EXIT_USAGE
+    if arguments.workers < 1:
+        _complain(f"--workers must be at least 1, got {arguments.workers}")
+        return EXIT_USAGE
 
-    # uvicorn, and the app through Keras, take seconds to import: only when serving
-    import uvicorn
-
-    from digit_recog.web.app import create_app
+    import uvicorn  # takes a second to import: only when serving
 
     print(f"digit-recog: serving on http://{arguments.host}:{arguments.port}", flush=True)
-    uvicorn.run(create_app(model_path=arguments.model), host=arguments.host, port=arguments.port)
+    # Each worker process builds its own app (and loads its own model) from these variables.
+    os.environ["DIGIT_RECOG_MODEL"] = str(Path(arguments.model).resolve())
+    os.environ["DIGIT_RECOG_RUNTIME"] = arguments.runtime
+    uvicorn.run(
+        "digit_recog.web.app:app_from_environment",
+        factory=True,
+        host=arguments.host,
+        port=arguments.port,
+        workers=arguments.workers,
+    )
+    return EXIT_OK
+
+
+# export
+
+
+def _add_export_command(subcommands: argparse._SubParsersAction) -> None:
+    parser = subcommands.add_parser(
+        "export",
+        help="export the model to ONNX, LiteRT, a SavedModel, or a web page that needs no server",
+        description="Export the trained model with Keras's own exporter. `all` writes ONNX, LiteRT and the "
+        "SavedModel under models/exported/; `web` writes a static folder (the drawing page, the ONNX model "
+        "and onnxruntime-web) that reads digits in the browser.",
+    )
+    parser.add_argument("--format", required=True, choices=EXPORT_CHOICES, help="what to write")
+    parser.add_argument("--out", type=Path, help="file or folder to write (default: under models/exported/)")
+    parser.add_argument("--force", action="store_true", help="replace the output if it exists")
+    parser.add_argument(
+        "--model", type=Path, default=config.MODEL_PATH, help="trained .keras model (default: %(default)s)"
+    )
+    parser.set_defaults(run=_export)
+
+
+def _export(arguments: argparse.Namespace) -> int:
+    from digit_recog.modeling.export import ExportError, export_model_file
+
+    try:
+        require(arguments.model, "03_train.ipynb")
+        if arguments.format == "web":
+            from digit_recog.web.site import export_site
+
+            written = [export_site(arguments.model, arguments.out or config.WEB_SITE_DIR, arguments.force)]
+        elif arguments.format == "all":
+            if arguments.out is not None:
+                raise ExportError("--out names one file or folder: give a single --format with it")
+            written = [
+                export_model_file(arguments.model, name, None, arguments.force) for name in EXPORT_FORMATS
+            ]
+        else:
+            written = [export_model_file(arguments.model, arguments.format, arguments.out, arguments.force)]
+    except (FileNotFoundError, ExportError, OSError) as error:
+        _complain(str(error))
+        return EXIT_USAGE
+    for path in written:
+        print(f"digit-recog: wrote {path}", flush=True)
     return EXIT_OK
 
 
@@ -301,6 +467,7 @@ def _runs(arguments: argparse.Namespace) -> int:
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_predict_command,
     _add_serve_command,
+    _add_export_command,
     _add_tune_command,
     _add_runs_command,
 ]

@@ -36,6 +36,14 @@ PREDICTIONS_FIGURE = FIGURES_DIR / "predictions_3x5.png"
 BENCHMARK_MODELS_DIR = MODELS_DIR / "benchmark"
 ORIGINAL_RECIPE_MODEL_PATH = BENCHMARK_MODELS_DIR / "seed_seed42.keras"
 
+# The shipped model in other formats (`digit-recog export`, `make export`; git-ignored, rebuilt from the
+# .keras file). The app and the CLI read with the ONNX file when it is present and onnxruntime is installed.
+EXPORTED_MODELS_DIR = MODELS_DIR / "exported"
+ONNX_MODEL_PATH = EXPORTED_MODELS_DIR / "digit_recog_mnist_cnn.onnx"
+LITERT_MODEL_PATH = EXPORTED_MODELS_DIR / "digit_recog_mnist_cnn.tflite"
+SAVED_MODEL_DIR = EXPORTED_MODELS_DIR / "saved_model"
+WEB_SITE_DIR = OUTPUT_ROOT / "site"  # the drawing page that reads digits in the browser, no server needed
+
 # Hyperparameter search (06_tune) and architecture comparison (07_architectures)
 TUNER_DIR = MODELS_DIR / "tuner"  # KerasTuner's trial files; rerunning the same search resumes from here
 TUNING_CSV_PATH = REPORTS_DIR / "tuning.csv"

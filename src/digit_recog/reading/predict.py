@@ -13,6 +13,7 @@ import numpy as np
 from digit_recog import config
 from digit_recog.artifacts import require
 from digit_recog.reading.image import ImageSource, preprocess_image, segment_digits
+from digit_recog.reading.runtimes import ExportedModel, exported_reader
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,12 @@ def load_trained_model(path: Path = config.MODEL_PATH) -> keras.Model:
         ) from error
 
 
+def load_reader(path: Path = config.MODEL_PATH, runtime: str = "auto") -> keras.Model | ExportedModel:
+    """The model to read digits with: the fastest runtime that gives the same answers (see
+    :func:`digit_recog.reading.runtimes.exported_reader`), else the ``.keras`` model itself."""
+    return exported_reader(path, runtime) or load_trained_model(path)
+
+
 def to_model_input(images: np.ndarray) -> np.ndarray:
     """Return ``images`` as a float32 batch of shape (N, 28, 28, 1) with raw 0-255 pixel values.
 
@@ -84,6 +91,11 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 
 def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Class probabilities, shape (N, 10), for raw images of any shape ``to_model_input`` accepts."""
+    if isinstance(model, ExportedModel):
+        batch = to_model_input(images)
+        return np.concatenate(
+            [model.predict(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
+        )
     return model.predict(to_model_input(images), batch_size=batch_size, verbose=0)
 
 
@@ -103,6 +115,8 @@ def layer_outputs(model: keras.Model, images: np.ndarray, layer_names: list[str]
 
 def predict_digits(model: keras.Model, images: np.ndarray) -> np.ndarray:
     """Probabilities (N, 10) for a few preprocessed images, without ``model.predict``'s overhead."""
+    if isinstance(model, ExportedModel):
+        return model.predict(to_model_input(images))
     return np.asarray(model.predict_on_batch(to_model_input(images)))
 
 

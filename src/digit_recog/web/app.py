@@ -10,6 +10,7 @@ Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds i
 
 import base64
 import io
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from digit_recog import __version__, config
 from digit_recog.model_card import model_version
 from digit_recog.reading.image import ImageReadError, ImageTooLargeError, NoDigitFoundError
-from digit_recog.reading.predict import DigitReading, load_trained_model, predict_digits, read_digit
+from digit_recog.reading.predict import DigitReading, load_reader, predict_digits, read_digit
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -35,17 +36,21 @@ MULTIPART_ALLOWANCE = 64 * 1024
 TOP_K = 3
 
 
-def create_app(model_path: Path = config.MODEL_PATH, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+def create_app(
+    model_path: Path = config.MODEL_PATH, max_upload_bytes: int = MAX_UPLOAD_BYTES, runtime: str = "auto"
+) -> FastAPI:
     """Build the web app; the model at ``model_path`` is loaded once, when the server starts.
 
     Args:
-        model_path: the trained ``.keras`` model.
+        model_path: the trained ``.keras`` model (or an exported ``.onnx``/``.tflite`` one).
         max_upload_bytes: larger uploads are refused with 413.
+        runtime: what reads the images (see :func:`digit_recog.reading.predict.load_reader`); by default
+            ONNX Runtime when the model's fresh ONNX export is there, else Keras.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        model = load_trained_model(model_path)
+        model = load_reader(model_path, runtime)
         predict_digits(model, np.zeros((1, config.IMAGE_SIZE, config.IMAGE_SIZE), np.uint8))  # warm-up
         app.state.model = model
         app.state.model_version = model_version(Path(model_path))
@@ -66,11 +71,12 @@ def create_app(model_path: Path = config.MODEL_PATH, max_upload_bytes: int = MAX
 
     @app.get("/health")
     def health() -> dict:
-        """Whether the server is up, and which model it serves: its file, version and SHA-256."""
+        """Whether the server is up, and which model it serves: file, runtime, version and SHA-256."""
         served = app.state.model_version
         return {
             "status": "ok",
             "model": Path(model_path).name,
+            "runtime": getattr(app.state.model, "runtime", "keras"),  # exported models name their runtime
             "version": __version__,
             "model_version": served["version"],
             "model_sha256": served["sha256"],
@@ -94,6 +100,13 @@ def create_app(model_path: Path = config.MODEL_PATH, max_upload_bytes: int = MAX
         return reading_response(reading)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``DIGIT_RECOG_MODEL`` and ``DIGIT_RECOG_RUNTIME``: what each uvicorn worker process
+    builds when ``digit-recog serve --workers N`` starts several."""
+    model_path = Path(os.environ.get("DIGIT_RECOG_MODEL", config.MODEL_PATH))
+    return create_app(model_path=model_path, runtime=os.environ.get("DIGIT_RECOG_RUNTIME", "auto"))
 
 
 class BodyLimit:

@@ -1,5 +1,6 @@
 // The drawing pad: pointer events (mouse, touch and pen alike) draw thick round black strokes on white;
-// lifting the pen, uploading a file or pressing Predict sends the picture to POST api/predict.
+// lifting the pen, uploading a file or pressing Predict sends the picture to POST api/predict (or, on the static
+// page, to window.readLocally from reader.js).
 "use strict";
 
 const STROKE_WIDTH = 22; // in canvas pixels; about MNIST's stroke-to-digit ratio for a digit 3/4 of the box high
@@ -83,7 +84,10 @@ async function send(blob, name) {
   setStatus("Reading…");
   document.body.dataset.state = "busy";
   try {
-    const response = await fetch("api/predict", { method: "POST", body: form });
+    // The static page (`digit-recog export --format web`) has no server: reader.js reads in the browser.
+    const response = window.readLocally
+      ? await window.readLocally(blob, name)
+      : await fetch("api/predict", { method: "POST", body: form });
     const body = await response.json().catch(() => ({}));
     if (request !== latestRequest) return;
     if (!response.ok) {
