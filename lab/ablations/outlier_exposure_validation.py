@@ -2,9 +2,9 @@
 
 Trains a preset with and without non-digit pictures under uniform targets (the training part of
 ``digit_recog.drawn.non_digit_set``), calibrates each on the validation split, puts the "not a digit"
-threshold where 0.5% of the validation digits fall below it, and measures the share of *validation* non-digits flagged
-(the training part's fonts and shapes, drawn with another seed). The evaluation part of the non-digit set, the
-test set and other writers' digits are not touched here. One JSON line per training:
+threshold where 0.5% of the validation digits fall below it, and measures the share of *validation*
+non-digits flagged (the training part's fonts and shapes, drawn with another seed). The evaluation part of the
+non-digit set, the test set and other writers' digits are not touched here. One JSON line per training:
 
     .venv/bin/python -m lab.ablations.outlier_exposure_validation PRESET [OUTLIERS] [SEED]
 """
