@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from digit_recog import config, data
+from digit_recog import config, data, drawn
 from digit_recog.artifacts import MissingArtifactError, shown_path, write_json
 from digit_recog.machine import machine_info, widest_vector_unit
 from digit_recog.modeling import train
@@ -210,6 +210,7 @@ def train_one(
         bench_data.val_labels,
         preset.train,
         verbose=bench.verbose,
+        outlier_images=drawn.outlier_exposure_images(preset.train.outlier_images),
     )
     accuracy = predict.accuracy(model, bench_data.test_images, bench_data.test_labels)
     log(f"  {preset_name} seed {seed}: test accuracy {accuracy:.4f}, {result.train_seconds:.1f} s")

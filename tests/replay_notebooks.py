@@ -26,7 +26,13 @@ ARTEFACT_DIRS = ["models", "figures", "reports", "data", "notebooks"]
 # Small enough to replay in minutes on two cores, big enough that training visibly works.
 REPLAY_PARAMETERS = {
     # 03 trains a run of its own, which 04, 05, 08 and 09 then read, as a user's experiment would.
-    "03_train.ipynb": {"train_subset": 4000, "epochs": 2, "batch_size": 64, "run_name": "replay"},
+    "03_train.ipynb": {
+        "train_subset": 4000,
+        "epochs": 2,
+        "batch_size": 64,
+        "outlier_images": 300,
+        "run_name": "replay",
+    },
     "04_evaluate.ipynb": {"min_test_accuracy": 0.5, "run_name": "replay"},
     "05_visualize.ipynb": {"run_name": "replay"},
     "06_tune.ipynb": {
@@ -42,7 +48,13 @@ REPLAY_PARAMETERS = {
         "train_subset": 1000,
         "min_val_accuracy": 0.3,
     },
-    "08_robustness.ipynb": {"test_subset": 300, "min_clean_accuracy": 0.5, "run_name": "replay"},
+    "08_robustness.ipynb": {
+        "test_subset": 300,
+        "min_clean_accuracy": 0.5,
+        "run_name": "replay",
+        "hands_per_style": 3,
+        "non_digits_per_kind": 10,
+    },
     "09_compare_runs.ipynb": {"run_names": ["replay"]},
 }
 

@@ -96,6 +96,15 @@ def model_inputs(drawn: DrawnSet) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(images), np.array(found)
 
 
+def outlier_exposure_images(count: int, seed: int = 1) -> np.ndarray:
+    """``count`` non-digits (about; near-blank ones without ink are left out) in MNIST's layout, from the
+    *training* part of the non-digit set, for outlier exposure: (N, 28, 28) uint8."""
+    if count <= 0:
+        return np.zeros((0, 28, 28), np.uint8)
+    images, found = model_inputs(non_digit_set(-(-count // 4), seed=seed, part="training"))
+    return images[found][:count]
+
+
 def draw(strokes: list[Stroke], rng: np.random.Generator, slant: float = 0.0, width: int = 14) -> np.ndarray:
     """One picture of ``strokes`` by a random hand: jittered, resized, slanted by ``slant``, ``width`` px."""
     height = rng.uniform(140, 210)

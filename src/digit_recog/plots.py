@@ -363,3 +363,36 @@ def tuning_trials(
     )
     figure.tight_layout()
     return figure
+
+
+def reliability_diagram(sets: dict[str, tuple[np.ndarray, np.ndarray]], bins: int = 10) -> Figure:
+    """Accuracy against confidence, one panel per named set of ``(labels, probabilities)``.
+
+    Bars show how often the answers in each confidence bin were right; the diagonal is perfect calibration.
+    """
+    figure, axes = plt.subplots(1, len(sets), figsize=(3.6 * len(sets), 3.6), squeeze=False)
+    edges = np.linspace(0, 1, bins + 1)
+    for axis, (name, (labels, probabilities)) in zip(axes[0], sets.items()):
+        confidence = probabilities.max(axis=1)
+        correct = probabilities.argmax(axis=1) == labels
+        which = np.clip(np.digitize(confidence, edges) - 1, 0, bins - 1)
+        accuracy = [
+            correct[which == index].mean() if np.any(which == index) else np.nan for index in range(bins)
+        ]
+        axis.bar(edges[:-1], accuracy, width=1 / bins, align="edge", edgecolor="white", alpha=0.8)
+        axis.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1)
+        axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="top probability", title=name)
+    axes[0][0].set_ylabel("share right")
+    figure.tight_layout()
+    return figure
+
+
+def shares_by_group(shares: pd.Series, title: str, xlabel: str) -> Figure:
+    """A horizontal bar per group (the index of ``shares``) of a share between 0 and 1."""
+    figure, axis = plt.subplots(figsize=(7, 0.35 * len(shares) + 1.2))
+    axis.barh([str(name) for name in shares.index][::-1], shares.to_numpy()[::-1], color="tab:blue")
+    for row, value in enumerate(shares.to_numpy()[::-1]):
+        axis.text(min(value, 0.97), row, f"{value:.0%}", va="center", ha="right", color="white", fontsize=8)
+    axis.set(xlim=(0, 1), xlabel=xlabel, title=title)
+    figure.tight_layout()
+    return figure

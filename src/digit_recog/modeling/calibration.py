@@ -71,6 +71,14 @@ def calibrate(
     return calibrated_model(model, temperature), temperature
 
 
+def without_temperature(model: keras.Sequential) -> keras.Sequential:
+    """A calibrated model as it was before calibration (temperature 1), sharing its weights."""
+    if temperature_of(model) is None:
+        return model
+    kept = [layer for layer in model.layers if layer.name != TEMPERATURE_LAYER]
+    return keras.Sequential([keras.Input(model.input_shape[1:], name="pixels"), *kept], name=model.name)
+
+
 def temperature_of(model: keras.Model) -> float | None:
     """The temperature built into a calibrated model, or None for one that was not calibrated."""
     try:

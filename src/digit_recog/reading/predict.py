@@ -14,15 +14,18 @@ from digit_recog import config
 from digit_recog.artifacts import require
 from digit_recog.reading.image import ImageSource, preprocess_image, segment_digits
 from digit_recog.reading.runtimes import ExportedModel, exported_reader
+from digit_recog.reading.verdict import DIGIT, Thresholds, verdict
 
 
 @dataclass(frozen=True)
 class DigitReading:
-    """What the model read in one image: the digit, all ten probabilities and the input it saw."""
+    """What the model read in one image: the digit, all ten probabilities, the input it saw, and the verdict
+    (``"digit"``, ``"unsure"`` or ``"not a digit"``, see :mod:`digit_recog.reading.verdict`)."""
 
     digit: int
     probabilities: np.ndarray
     image: np.ndarray
+    verdict: str = DIGIT
 
     def top(self, k: int = 3) -> list[tuple[int, float]]:
         """The ``k`` most probable digits as ``(digit, probability)``, most probable first."""
@@ -120,24 +123,33 @@ def predict_digits(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict_on_batch(to_model_input(images)))
 
 
-def read_digit(model: keras.Model, source: ImageSource, name: str | None = None) -> DigitReading:
-    """Preprocess one image and return the model's reading of it."""
+def read_digit(
+    model: keras.Model, source: ImageSource, name: str | None = None, thresholds: Thresholds | None = None
+) -> DigitReading:
+    """Preprocess one image and return the model's reading of it, judged by ``thresholds`` when given."""
     image = preprocess_image(source, name)
-    probabilities = predict_digits(model, image)[0]
-    return DigitReading(digit=int(probabilities.argmax()), probabilities=probabilities, image=image)
+    return _reading(predict_digits(model, image)[0], image, thresholds)
 
 
-def read_number(model: keras.Model, source: ImageSource, name: str | None = None) -> NumberReading:
+def read_number(
+    model: keras.Model, source: ImageSource, name: str | None = None, thresholds: Thresholds | None = None
+) -> NumberReading:
     """Read several digits written side by side, e.g. ``"2026"``, with each digit's probabilities."""
     segments = segment_digits(source, name)
     images = np.stack([segment.image for segment in segments])
     probabilities = predict_digits(model, images)
-    digits = [
-        DigitReading(digit=int(p.argmax()), probabilities=p, image=segment.image)
-        for p, segment in zip(probabilities, segments)
-    ]
+    digits = [_reading(p, segment.image, thresholds) for p, segment in zip(probabilities, segments)]
     return NumberReading(
         text="".join(str(reading.digit) for reading in digits),
         digits=digits,
         boxes=[segment.box for segment in segments],
+    )
+
+
+def _reading(probabilities: np.ndarray, image: np.ndarray, thresholds: Thresholds | None) -> DigitReading:
+    return DigitReading(
+        digit=int(probabilities.argmax()),
+        probabilities=probabilities,
+        image=image,
+        verdict=verdict(probabilities, thresholds),
     )
