@@ -1,7 +1,7 @@
 """The ``digit-recog`` command: read digits in your own images, or start the drawing web app.
 
     digit-recog predict photo.jpg scans/ [--top 3] [--json] [--number] [--model PATH]
-    digit-recog serve [--host 127.0.0.1] [--port 8000] [--model PATH]
+    digit-recog serve [--host 127.0.0.1] [--port 8000] [--model PATH] [--allowed-host NAME ...]
     digit-recog tune --workers 2 [search options of python -m digit_recog.experiments.distributed]
 
 Each subcommand is a ``_add_<name>_command`` function that declares its arguments and a ``_<name>``
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digit_recog import config
-from digit_recog.artifacts import require
 from digit_recog.reading.image import IMAGE_EXTENSIONS, PreprocessError
 
 if TYPE_CHECKING:  # reading.predict imports Keras, which takes seconds: only when a command predicts
@@ -186,24 +185,41 @@ def _add_serve_command(subcommands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients may reach the app by, besides localhost, 127.0.0.1 and --host "
+        "(repeatable; '*' allows any). Other Host headers get 400, which stops DNS rebinding.",
+    )
     _add_model_argument(parser)
     parser.set_defaults(run=_serve)
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    try:
-        require(arguments.model, "03_train.ipynb")
-    except FileNotFoundError as error:
-        _complain(str(error))
+    model = _load_model_or_none(arguments.model)  # checked before the server says it is serving
+    if model is None:
         return EXIT_USAGE
 
-    # uvicorn, and the app through Keras, take seconds to import: only when serving
+    # uvicorn takes a second to import: only when serving
     import uvicorn
 
-    from digit_recog.web.app import create_app
+    from digit_recog.web.app import LOCAL_HOSTS, SERVER_SETTINGS, create_app
 
+    allowed_hosts = [*LOCAL_HOSTS, *arguments.allowed_host]
+    if arguments.host not in ("0.0.0.0", "::"):  # a wildcard address is no name a client uses
+        allowed_hosts.append(arguments.host)
+    elif not arguments.allowed_host:
+        print(
+            f"digit-recog: note: listening on {arguments.host}, but answering only requests addressed to "
+            f"{' or '.join(LOCAL_HOSTS)}; add --allowed-host NAME for each name or address clients use",
+            file=sys.stderr,
+            flush=True,
+        )
+    app = create_app(model_path=arguments.model, model=model, allowed_hosts=allowed_hosts)
     print(f"digit-recog: serving on http://{arguments.host}:{arguments.port}", flush=True)
-    uvicorn.run(create_app(model_path=arguments.model), host=arguments.host, port=arguments.port)
+    uvicorn.run(app, host=arguments.host, port=arguments.port, **SERVER_SETTINGS)
     return EXIT_OK
 
 

@@ -5,6 +5,11 @@ Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds i
     GET  /              the drawing page (static/index.html)
     GET  /health        {"status": "ok", "model": ..., "version": ...}
     POST /api/predict   multipart field ``image`` -> digit, probabilities, top 3, preprocessed image
+    GET  /openapi.json  the API's schema (the interactive /docs page is off: it loads its scripts from a CDN)
+
+Under load and bad input it holds up: at most ``WORKERS`` images are decoded and read at once and
+``WAITING`` more wait their turn, the rest are answered 503 with Retry-After; a body that stalls is
+answered 408; pictures are checked by the one decoding gate in :mod:`digit_recog.reading.image`.
 """
 
 import base64
@@ -14,12 +19,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+import anyio
+import keras
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.datastructures import Headers
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digit_recog import __version__, config
@@ -31,21 +39,48 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 # The request body also carries the multipart boundaries and headers around the file.
 MULTIPART_ALLOWANCE = 64 * 1024
 TOP_K = 3
+# Reading an image is CPU work (decoding, cleaning, the model): more at once than the cores only adds
+# memory and contention, so a few run and a short queue waits; beyond that, clients are told to retry.
+WORKERS = 2
+WAITING = 16
+RETRY_AFTER_S = 1
+# A client that stops sending its body (fewer bytes than its Content-Length) would otherwise hold a
+# connection and a queue place forever.
+RECEIVE_TIMEOUT_S = 10.0
+# Settings for uvicorn.run: at most this many connections and tasks (more get 503), idle keep-alive
+# connections closed after 5 s, and shutdown not held up by slow clients.
+SERVER_SETTINGS = {"limit_concurrency": 1024, "timeout_keep_alive": 5, "timeout_graceful_shutdown": 5}
+# Host names the server answers to when bound to this machine only; other Host headers (DNS rebinding)
+# get 400.
+LOCAL_HOSTS = ["localhost", "127.0.0.1"]
 
 
-def create_app(model_path: Path = config.MODEL_PATH, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+def create_app(
+    model_path: Path = config.MODEL_PATH,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    *,
+    model: keras.Model | None = None,
+    allowed_hosts: list[str] | None = None,
+    workers: int = WORKERS,
+    waiting: int = WAITING,
+    receive_timeout_s: float = RECEIVE_TIMEOUT_S,
+) -> FastAPI:
     """Build the web app; the model at ``model_path`` is loaded once, when the server starts.
 
     Args:
         model_path: the trained ``.keras`` model.
         max_upload_bytes: larger uploads are refused with 413.
+        model: the model already loaded from ``model_path`` (``digit-recog serve`` checks it first).
+        allowed_hosts: Host header values answered (see Starlette's TrustedHostMiddleware); None answers any.
+        workers, waiting: images read at once, and requests that may wait for a worker; more get 503.
+        receive_timeout_s: a request body that sends nothing for this long gets 408.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        model = load_trained_model(model_path)
-        predict_digits(model, np.zeros((1, config.IMAGE_SIZE, config.IMAGE_SIZE), np.uint8))  # warm-up
-        app.state.model = model
+        loaded = model if model is not None else load_trained_model(model_path)
+        predict_digits(loaded, np.zeros((1, config.IMAGE_SIZE, config.IMAGE_SIZE), np.uint8))  # warm-up
+        app.state.model = loaded
         yield
 
     app = FastAPI(
@@ -53,8 +88,15 @@ def create_app(model_path: Path = config.MODEL_PATH, max_upload_bytes: int = MAX
         version=__version__,
         summary="Read a handwritten digit with a CNN trained on MNIST.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN, blank offline; /openapi.json stays
+        redoc_url=None,
     )
+    app.state.queue = ReadingQueue(workers, waiting)
+    # The last added runs first: unknown hosts are refused before anything else is done.
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + MULTIPART_ALLOWANCE)
+    app.add_middleware(ReceiveTimeout, seconds=receive_timeout_s)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -66,24 +108,113 @@ def create_app(model_path: Path = config.MODEL_PATH, max_upload_bytes: int = MAX
         """Whether the server is up, and which model it serves."""
         return {"status": "ok", "model": Path(model_path).name, "version": __version__}
 
-    @app.post("/api/predict")
-    def predict(request: Request, image: Annotated[UploadFile, File(description="the image file")]) -> dict:
+    @app.post(
+        "/api/predict",
+        responses={
+            400: {"description": "not an image, corrupt, or a pixel mode or values without grey levels"},
+            408: {"description": "the request body stalled"},
+            413: {"description": "over the upload limit, or too many pixels to decode"},
+            422: {"description": "no digit found, or not exactly one file in the field image"},
+            503: {"description": "busy: retry after the seconds in Retry-After"},
+        },
+    )
+    async def predict(
+        request: Request, image: Annotated[UploadFile, File(description="the image file")]
+    ) -> dict:
         """Read the digit in an uploaded image (PNG, JPEG, BMP, GIF, WebP or TIFF)."""
-        content = image.file.read(max_upload_bytes + 1)
-        if len(content) > max_upload_bytes:
-            raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
-        name = image.filename or "uploaded image"
+        uploads = (await request.form()).getlist("image")  # parsed already: this only counts them
+        if len(uploads) != 1:
+            raise HTTPException(422, f"expected one file in the field image, found {len(uploads)}")
         try:
-            reading = read_digit(request.app.state.model, content, name=name)
-        except ImageTooLargeError as error:
-            raise HTTPException(413, str(error)) from None
-        except ImageReadError as error:
-            raise HTTPException(400, str(error)) from None
-        except NoDigitFoundError as error:
-            raise HTTPException(422, str(error)) from None
+            reading = await request.app.state.queue.run(
+                read_upload, request.app.state.model, image, max_upload_bytes
+            )
+        except ServerBusyError as error:
+            raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
         return reading_response(reading)
 
     return app
+
+
+def read_upload(model: keras.Model, image: UploadFile, max_upload_bytes: int) -> DigitReading:
+    """Read the digit in an uploaded file, turning each kind of bad picture into its HTTP status."""
+    content = image.file.read(max_upload_bytes + 1)
+    if len(content) > max_upload_bytes:
+        raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
+    name = image.filename or "uploaded image"
+    try:
+        return read_digit(model, content, name=name)
+    except ImageTooLargeError as error:
+        raise HTTPException(413, str(error)) from None
+    except ImageReadError as error:
+        raise HTTPException(400, str(error)) from None
+    except NoDigitFoundError as error:
+        raise HTTPException(422, str(error)) from None
+
+
+class ServerBusyError(Exception):
+    """Every worker is busy and the queue is full."""
+
+
+class ReadingQueue:
+    """Run blocking reads on at most ``workers`` threads, with at most ``waiting`` more queued.
+
+    Refusing at once when the queue is full, rather than queueing without bound, keeps memory and the
+    wait of the requests already queued bounded whatever the load.
+    """
+
+    def __init__(self, workers: int, waiting: int) -> None:
+        self.limiter = anyio.CapacityLimiter(workers)
+        self.capacity = workers + waiting
+        self.active = 0  # running or waiting; only the event loop's thread changes it
+
+    async def run(self, function, *args):
+        """``function(*args)`` on a worker thread, or ``ServerBusyError`` when the queue is full."""
+        if self.active >= self.capacity:
+            raise ServerBusyError(
+                f"server busy: {self.active} images are being read or waiting; retry in {RETRY_AFTER_S} s"
+            )
+        self.active += 1
+        try:
+            return await anyio.to_thread.run_sync(function, *args, limiter=self.limiter)
+        finally:
+            self.active -= 1
+
+
+class ReceiveTimeout:
+    """Answer 408 and close the connection when a request body sends nothing for ``seconds``.
+
+    Only reads of the body are timed: once it is complete, waiting for a disconnect is not.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_complete = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_complete
+            if body_complete:
+                return await receive()
+            try:
+                with anyio.fail_after(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(  # FastAPI answers it as JSON
+                    408,
+                    f"request body stalled: nothing arrived for {self.seconds:g} s "
+                    "(fewer bytes sent than Content-Length?)",
+                    headers={"Connection": "close"},
+                ) from None
+            body_complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed_receive, send)
 
 
 class BodyLimit:
