@@ -294,11 +294,13 @@ def ink_image(gray: np.ndarray) -> np.ndarray:
         NoDigitFoundError: when nothing stands out from the background, or what does is noise.
         ImageReadError: when some pixels are NaN or infinite.
     """
-    gray = np.asarray(gray, dtype=np.float32)
+    gray = np.asarray(gray)
     if gray.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale array, got shape {gray.shape}")
     if not np.isfinite(gray).all():
         raise ImageReadError("pixels that are not finite numbers (NaN or infinity); expected grey levels")
+    float32_max = float(np.finfo(np.float32).max)
+    gray = np.clip(gray, -float32_max, float32_max).astype(np.float32)  # no overflow to infinity
     if _border_median(gray) > gray.mean():
         gray = 255 - gray
     threshold = otsu_threshold(gray)
