@@ -214,3 +214,15 @@ def test_unknown_host_is_refused_when_hosts_are_listed(tmp_path):
         assert rebinding.get("/health").status_code == 400
     with TestClient(app, base_url="http://localhost:8000") as local:
         assert local.get("/health").status_code == 200
+
+
+def test_big_pictures_wait_in_their_own_lane(client):
+    """With the big-picture lane full, a 49-megapixel PNG is told to retry and a drawing is still read."""
+    large = client.app.state.large_queue
+    large.active = large.capacity
+    try:
+        big = predict(client, encode(Image.new("L", (7000, 7000), 255), "PNG", compress_level=1))
+        small = predict(client, encode(draw_digit("7")))
+    finally:
+        large.active = 0
+    assert big.status_code == 503 and small.status_code == 200

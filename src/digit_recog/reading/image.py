@@ -188,6 +188,22 @@ def decoded_bytes_per_pixel(mode: str) -> int:
     return 1 if mode in ("1", "L", "P") else 4
 
 
+def decoded_bytes(content: bytes) -> int:
+    """Memory the picture in ``content`` will take once decoded, from its header alone (no pixel decoded).
+
+    Lets a server send big pictures to a lane of their own before decoding them. Returns 0 when the
+    header cannot be read: decoding such a file fails fast, and :func:`load_image` says why.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as image:
+                image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # JPEG: the size it will be decoded at
+                return image.size[0] * image.size[1] * decoded_bytes_per_pixel(image.mode)
+    except (Image.DecompressionBombError, *DECODER_ERRORS):
+        return 0
+
+
 def _convert_decoded(image: Image.Image, shown: str) -> Image.Image:
     """Bring a decoded image to a mode ``to_grayscale`` reads, reduce a big one, and turn it upright."""
     try:

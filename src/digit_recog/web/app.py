@@ -8,8 +8,9 @@ Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds i
     GET  /openapi.json  the API's schema (the interactive /docs page is off: it loads its scripts from a CDN)
 
 Under load and bad input it holds up: at most ``WORKERS`` images are decoded and read at once and
-``WAITING`` more wait their turn, the rest are answered 503 with Retry-After; a body that stalls is
-answered 408; pictures are checked by the one decoding gate in :mod:`digit_recog.reading.image`.
+``WAITING`` more wait their turn (big pictures in a lane of their own, one at a time), the rest are
+answered 503 with Retry-After; a body that stalls is answered 408; pictures are checked by the one
+decoding gate in :mod:`digit_recog.reading.image`.
 """
 
 import base64
@@ -31,7 +32,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digit_recog import __version__, config
-from digit_recog.reading.image import ImageReadError, ImageTooLargeError, NoDigitFoundError
+from digit_recog.reading.image import ImageReadError, ImageTooLargeError, NoDigitFoundError, decoded_bytes
 from digit_recog.reading.predict import DigitReading, load_trained_model, predict_digits, read_digit
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -43,6 +44,12 @@ TOP_K = 3
 # memory and contention, so a few run and a short queue waits; beyond that, clients are told to retry.
 WORKERS = 2
 WAITING = 16
+# Pictures that take more memory than this once decoded (a 49-megapixel PNG takes half a second or more
+# to decode) have a lane of their own, one at a time: they never hold every worker, so small drawings
+# keep being answered while they decode, and at most one of them is in memory.
+LARGE_PICTURE_BYTES = 16_000_000
+LARGE_WORKERS = 1
+LARGE_WAITING = 4
 RETRY_AFTER_S = 1
 # A client that stops sending its body (fewer bytes than its Content-Length) would otherwise hold a
 # connection and a queue place forever.
@@ -92,6 +99,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.queue = ReadingQueue(workers, waiting)
+    app.state.large_queue = ReadingQueue(LARGE_WORKERS, LARGE_WAITING)
     # The last added runs first: unknown hosts are refused before anything else is done.
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + MULTIPART_ALLOWANCE)
     app.add_middleware(ReceiveTimeout, seconds=receive_timeout_s)
@@ -125,10 +133,13 @@ def create_app(
         uploads = (await request.form()).getlist("image")  # parsed already: this only counts them
         if len(uploads) != 1:
             raise HTTPException(422, f"expected one file in the field image, found {len(uploads)}")
+        content = await image.read(max_upload_bytes + 1)
+        if len(content) > max_upload_bytes:
+            raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
+        state = request.app.state
+        queue = state.large_queue if decoded_bytes(content) > LARGE_PICTURE_BYTES else state.queue
         try:
-            reading = await request.app.state.queue.run(
-                read_upload, request.app.state.model, image, max_upload_bytes
-            )
+            reading = await queue.run(read_content, state.model, content, image.filename or "uploaded image")
         except ServerBusyError as error:
             raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
         return reading_response(reading)
@@ -136,12 +147,8 @@ def create_app(
     return app
 
 
-def read_upload(model: keras.Model, image: UploadFile, max_upload_bytes: int) -> DigitReading:
+def read_content(model: keras.Model, content: bytes, name: str) -> DigitReading:
     """Read the digit in an uploaded file, turning each kind of bad picture into its HTTP status."""
-    content = image.file.read(max_upload_bytes + 1)
-    if len(content) > max_upload_bytes:
-        raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
-    name = image.filename or "uploaded image"
     try:
         return read_digit(model, content, name=name)
     except ImageTooLargeError as error:
