@@ -14,6 +14,7 @@ each was met:
 
     python -m lab.load_test                          # 200 clients, 60 s (about a minute of both cores)
     python -m lab.load_test --clients 20 --duration 5 --output /tmp/load.json   # a smoke run
+    python -m lab.load_test --only-good --output /tmp/good.json                  # drawings only
 """
 
 import argparse
@@ -124,6 +125,18 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
+def tree_cpu_s(process: psutil.Process) -> float:
+    """CPU seconds (user and system) used so far by a process and its children."""
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 class MemorySampler:
     """Samples the server tree's resident memory every ``interval_s`` in the background."""
 
@@ -168,7 +181,8 @@ async def post(client: httpx2.AsyncClient, payload: Payload) -> tuple[int | str,
 
 async def client_loop(client, mix, until: float, seed: int, records: list) -> None:
     rng = random.Random(seed)
-    kinds, weights = list(MIX), list(MIX.values())
+    kinds = [kind for kind in MIX if kind in mix]
+    weights = [MIX[kind] for kind in kinds]
     while time.monotonic() < until:
         payload = rng.choice(mix[rng.choices(kinds, weights)[0]])
         status, seconds, retry_after = await post(client, payload)
@@ -235,10 +249,14 @@ def summarise(records: list, duration_s: float) -> dict:
     }
 
 
-async def run_load(port: int, server: subprocess.Popen, clients: int, duration_s: float, seed: int) -> dict:
+async def run_load(
+    port: int, server: subprocess.Popen, clients: int, duration_s: float, seed: int, only_good: bool
+) -> dict:
     mix: dict[str, list[Payload]] = {}
     for payload in payloads():
-        mix.setdefault(payload.kind, []).append(payload)
+        if payload.kind == "good" or not only_good:
+            mix.setdefault(payload.kind, []).append(payload)
+    stalling = 0 if only_good else STALLING_CLIENTS
     limits = httpx2.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10)
     async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as client:
         await wait_until_up(client, server)
@@ -249,13 +267,15 @@ async def run_load(port: int, server: subprocess.Popen, clients: int, duration_s
         after_warm_up = tree_rss(process)
         stop, sampler, records = asyncio.Event(), MemorySampler(process), []
         sampling = asyncio.create_task(sampler.run(stop))
+        server_cpu, client_cpu, load_average = tree_cpu_s(process), time.process_time(), os.getloadavg()[0]
         started = time.monotonic()
         until = started + duration_s
         await asyncio.gather(
             *[client_loop(client, mix, until, seed + index, records) for index in range(clients)],
-            *[stalling_loop(port, until, records) for _ in range(STALLING_CLIENTS)],
+            *[stalling_loop(port, until, records) for _ in range(stalling)],
         )
         elapsed = time.monotonic() - started
+        server_cpu, client_cpu = tree_cpu_s(process) - server_cpu, time.process_time() - client_cpu
         await asyncio.sleep(5)  # let the server settle and give memory back
         after_load = tree_rss(process)
         stop.set()
@@ -269,6 +289,12 @@ async def run_load(port: int, server: subprocess.Popen, clients: int, duration_s
         "after_load_vs_warm_up": round(after_load / after_warm_up - 1, 4),
     }
     summary["duration_s"] = round(elapsed, 1)
+    # The machine's cores are shared (with this client, and with whatever else runs): say how much each got.
+    summary["cpu"] = {
+        "server_cpu_s": round(server_cpu, 1),
+        "client_cpu_s": round(client_cpu, 1),
+        "load_average_1min_at_start": round(load_average, 2),
+    }
     return summary
 
 
@@ -288,15 +314,8 @@ def goals_met(summary: dict) -> dict:
     }
 
 
-def start_server(port: int, model: Path) -> subprocess.Popen:
-    command = [
-        str(Path(sys.executable).with_name("digit-recog")),
-        "serve",
-        "--port",
-        str(port),
-        "--model",
-        str(model),
-    ]
+def start_server(port: int, model: Path, program: Path) -> subprocess.Popen:
+    command = [str(program), "serve", "--port", str(port), "--model", str(model)]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
 
@@ -308,22 +327,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, default=config.MODEL_PATH, help="model to serve")
     parser.add_argument("--seed", type=int, default=0, help="seeds the clients' choices")
     parser.add_argument("--output", type=Path, default=LOAD_TEST_PATH, help="report (default: %(default)s)")
+    parser.add_argument("--only-good", action="store_true", help="post good drawings only, no stalled bodies")
+    parser.add_argument(
+        "--program",
+        type=Path,
+        default=Path(sys.executable).with_name("digit-recog"),
+        help="the digit-recog command to serve with, e.g. another checkout's (default: %(default)s)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
     arguments = parse_args(argv)
     port = free_port()
-    server = start_server(port, arguments.model)
+    server = start_server(port, arguments.model, arguments.program)
     try:
-        summary = asyncio.run(run_load(port, server, arguments.clients, arguments.duration, arguments.seed))
+        summary = asyncio.run(
+            run_load(port, server, arguments.clients, arguments.duration, arguments.seed, arguments.only_good)
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
     report = {
         "clients": arguments.clients,
-        "stalling_clients": STALLING_CLIENTS,
-        "mix": MIX,
+        "stalling_clients": 0 if arguments.only_good else STALLING_CLIENTS,
+        "mix": {"good": 1.0} if arguments.only_good else MIX,
         "cpu_count": os.cpu_count(),
         **summary,
         "goals": GOALS,

@@ -226,3 +226,14 @@ def test_big_pictures_wait_in_their_own_lane(client):
     finally:
         large.active = 0
     assert big.status_code == 503 and small.status_code == 200
+
+
+def test_requests_beyond_every_place_are_refused_before_their_body_is_read(client):
+    in_flight = client.app.state.in_flight
+    in_flight.active = in_flight.limit
+    try:
+        response = predict(client, b"never parsed")
+    finally:
+        in_flight.active = 0
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert "server busy" in response.json()["detail"]

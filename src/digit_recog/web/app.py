@@ -17,6 +17,7 @@ import base64
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -43,7 +44,7 @@ TOP_K = 3
 # Reading an image is CPU work (decoding, cleaning, the model): more at once than the cores only adds
 # memory and contention, so a few run and a short queue waits; beyond that, clients are told to retry.
 WORKERS = 2
-WAITING = 16
+WAITING = 8
 # Pictures that take more memory than this once decoded (a 49-megapixel PNG takes half a second or more
 # to decode) have a lane of their own, one at a time: they never hold every worker, so small drawings
 # keep being answered while they decode, and at most one of them is in memory.
@@ -100,9 +101,12 @@ def create_app(
     )
     app.state.queue = ReadingQueue(workers, waiting)
     app.state.large_queue = ReadingQueue(LARGE_WORKERS, LARGE_WAITING)
-    # The last added runs first: unknown hosts are refused before anything else is done.
+    app.state.in_flight = InFlight(limit=app.state.queue.capacity + app.state.large_queue.capacity)
+    # The last added runs first: unknown hosts are refused before anything else is done, and a request
+    # with no place left is refused before its body is read.
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + MULTIPART_ALLOWANCE)
     app.add_middleware(ReceiveTimeout, seconds=receive_timeout_s)
+    app.add_middleware(Admission, path="/api/predict", in_flight=app.state.in_flight)
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -186,6 +190,46 @@ class ReadingQueue:
             return await anyio.to_thread.run_sync(function, *args, limiter=self.limiter)
         finally:
             self.active -= 1
+
+
+@dataclass
+class InFlight:
+    """Requests to a path now in progress (uploading, waiting or being read), and how many may be."""
+
+    limit: int
+    active: int = 0
+
+
+class Admission:
+    """Answer requests to ``path`` 503 with Retry-After, before reading their bodies, while the reading
+    queues' places are all taken by requests in progress.
+
+    Under a flood, parsing uploads that would only be refused afterwards would take the event loop's time
+    from the requests being answered; this refuses them for the cost of their headers.
+    """
+
+    def __init__(self, app: ASGIApp, path: str, in_flight: InFlight) -> None:
+        self.app = app
+        self.path = path
+        self.in_flight = in_flight
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight.active >= self.in_flight.limit:
+            message = (
+                f"server busy: {self.in_flight.active} images are being sent, read or waiting; "
+                f"retry in {RETRY_AFTER_S} s"
+            )
+            headers = {"Retry-After": str(RETRY_AFTER_S)}
+            await JSONResponse({"detail": message}, status_code=503, headers=headers)(scope, receive, send)
+            return
+        self.in_flight.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight.active -= 1
 
 
 class ReceiveTimeout:
