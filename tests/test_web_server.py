@@ -86,3 +86,48 @@ def test_body_shorter_than_its_content_length_is_answered_408_and_closed(server_
 def test_host_header_naming_another_site_is_refused(server_address):
     answer = post(server_address, multipart(encode(draw_digit("7"))), host="attacker.example")
     assert answer.startswith(b"HTTP/1.1 400") and b"Invalid host header" in answer
+
+
+MEMORY_SCRIPT = """
+import io, sys, threading
+import psutil
+from PIL import Image
+from digit_recog.web.app import read_content
+from fastapi import HTTPException
+
+buffer = io.BytesIO()
+Image.new("L", (7000, 7000), 255).save(buffer, format="PNG", compress_level=1)
+big, small = buffer.getvalue(), Image.new("L", (280, 280), 255)
+small_buffer = io.BytesIO()
+small.save(small_buffer, format="PNG")
+
+def read(content, large):
+    try:
+        read_content(None, content, "picture", large)
+    except HTTPException:
+        pass
+
+read(small_buffer.getvalue(), False)
+process = psutil.Process()
+start = process.memory_info().rss
+for _ in range(3):
+    threads = [threading.Thread(target=read, args=(big, True))]
+    threads += [threading.Thread(target=read, args=(small_buffer.getvalue(), False)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+print(process.memory_info().rss - start)
+"""
+
+
+def test_memory_freed_by_big_pictures_goes_back_to_the_system():
+    """Three 49-megapixel PNGs decoded beside small drawings leave the server's memory where it was."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    grown = int(result.stdout.strip().splitlines()[-1])
+    assert grown < 30e6, f"memory grew by {grown / 1e6:.0f} MB"
