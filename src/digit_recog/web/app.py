@@ -16,6 +16,7 @@ decoding gate in :mod:`digit_recog.reading.image`.
 import base64
 import ctypes
 import io
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ WAITING = 8
 LARGE_PICTURE_BYTES = 16_000_000
 LARGE_WORKERS = 1
 LARGE_WAITING = 4
+# When no reading is left in progress, freed memory is given back to the system, at most this often.
+IDLE_RELEASE_INTERVAL_S = 1.0
 RETRY_AFTER_S = 1
 # A client that stops sending its body (fewer bytes than its Content-Length) would otherwise hold a
 # connection and a queue place forever.
@@ -240,6 +243,7 @@ class Admission:
         self.app = app
         self.path = path
         self.in_flight = in_flight
+        self.last_release = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -258,6 +262,10 @@ class Admission:
             await self.app(scope, receive, send)
         finally:
             self.in_flight.active -= 1
+            if self.in_flight.active == 0 and time.monotonic() - self.last_release > IDLE_RELEASE_INTERVAL_S:
+                # Idle: what the last burst freed goes back to the system, so memory returns to its level.
+                self.last_release = time.monotonic()
+                release_freed_memory()
 
 
 class ReceiveTimeout:
