@@ -223,9 +223,11 @@ def test_big_pictures_wait_in_their_own_lane(client):
     try:
         big = predict(client, encode(Image.new("L", (7000, 7000), 255), "PNG", compress_level=1))
         small = predict(client, encode(draw_digit("7")))
+        over_budget = predict(client, encode(Image.new("RGBA", (7000, 7000)), "PNG", compress_level=1))
     finally:
         large.active = 0
     assert big.status_code == 503 and small.status_code == 200
+    assert over_budget.status_code == 413  # refused from its header: it never waits for the lane
 
 
 def test_requests_beyond_every_place_are_refused_before_their_body_is_read(client):

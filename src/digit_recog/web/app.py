@@ -35,7 +35,13 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digit_recog import __version__, config
-from digit_recog.reading.image import ImageReadError, ImageTooLargeError, NoDigitFoundError, decoded_bytes
+from digit_recog.reading.image import (
+    MAX_DECODED_BYTES,
+    ImageReadError,
+    ImageTooLargeError,
+    NoDigitFoundError,
+    decoded_bytes,
+)
 from digit_recog.reading.predict import DigitReading, load_trained_model, predict_digits, read_digit
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -145,7 +151,8 @@ def create_app(
         if len(content) > max_upload_bytes:
             raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
         state, name = request.app.state, image.filename or "uploaded image"
-        large = decoded_bytes(content) > LARGE_PICTURE_BYTES
+        # Pictures over the decoding budget are refused without decoding: no need to queue them as large.
+        large = LARGE_PICTURE_BYTES < decoded_bytes(content) <= MAX_DECODED_BYTES
         queue = state.large_queue if large else state.queue
         try:
             reading = await queue.run(read_content, state.model, content, name, large)
