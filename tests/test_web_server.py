@@ -130,4 +130,5 @@ def test_memory_freed_by_big_pictures_goes_back_to_the_system():
         [sys.executable, "-c", MEMORY_SCRIPT], capture_output=True, text=True, timeout=120
     )
     grown = int(result.stdout.strip().splitlines()[-1])
-    assert grown < 30e6, f"memory grew by {grown / 1e6:.0f} MB"
+    # Measured: about 30 MB (first uses of the decoder and the threads' heaps); 104 MB without the release.
+    assert grown < 50e6, f"memory grew by {grown / 1e6:.0f} MB"
