@@ -179,3 +179,16 @@ def test_runs_lists_the_shipped_model_and_each_run(capsys, tmp_path, monkeypatch
     assert "needs the name of a run" in capsys.readouterr().err
     assert cli.main(["runs", "promote", "../x"]) == 2
     assert "cannot name a run folder" in capsys.readouterr().err
+
+
+def test_a_lab_image_in_a_folder_does_not_stop_the_files_after_it(capsys, tmp_path, untrained_model):
+    Image.new("LAB", (280, 280), (50, 0, 0)).save(tmp_path / "a_lab.tif")
+    pixels = np.asarray(draw_digit("7"), dtype=np.float32)
+    pixels[2, 2] = np.nan
+    Image.fromarray(pixels, mode="F").save(tmp_path / "b_nan.tif")
+    draw_digit("7").save(tmp_path / "c_seven.png")
+    status, lines, errors = run_cli(capsys, "predict", str(tmp_path), "--model", str(untrained_model))
+    assert status == 1
+    assert [line.split(": ")[0] for line in lines] == [str(tmp_path / "c_seven.png")]
+    assert "a_lab.tif: no digit found" in errors
+    assert "b_nan.tif has pixels that are not finite numbers" in errors

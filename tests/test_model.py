@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from digit_recog import config
 from digit_recog.artifacts import MissingArtifactError
 from digit_recog.modeling.cnn import ConvBlock, ModelConfig, build_cnn, inference_model
 from digit_recog.modeling.export import save_model
@@ -113,9 +114,16 @@ def test_dense_and_dropout_lengths_must_agree():
         ModelConfig(conv_blocks=(ConvBlock(8),), dense_units=(64, 32), dropout_rates=(0.1,))
 
 
-def test_missing_model_says_which_notebook_to_run(tmp_path):
+def test_missing_model_says_which_notebook_to_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "MODEL_PATH", tmp_path / "absent.keras")
     with pytest.raises(MissingArtifactError, match="run notebooks/03_train.ipynb first"):
         load_trained_model(tmp_path / "absent.keras")
+
+
+def test_a_missing_model_of_ones_own_is_not_told_to_rerun_a_notebook(tmp_path):
+    with pytest.raises(MissingArtifactError, match="absent.keras does not exist") as raised:
+        load_trained_model(tmp_path / "absent.keras")
+    assert "rerun" not in str(raised.value) and "run notebooks" not in str(raised.value)
 
 
 def test_damaged_model_file_is_named(tmp_path):

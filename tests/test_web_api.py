@@ -131,3 +131,129 @@ def test_missing_image_field_is_a_validation_error(client):
     response = client.post("/api/predict", files={"picture": ("d.png", encode(draw_digit("1")), "image/png")})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "image"]
+
+
+# Bad input and load: each gets its status and a message saying what is wrong, never a 500
+
+
+def lab(image: Image.Image) -> Image.Image:
+    neutral = Image.new("L", image.size, 128)
+    return Image.merge("LAB", (image.convert("L"), neutral, neutral))
+
+
+def test_lab_images_are_read_not_a_server_error(client):
+    blank = predict(client, encode(Image.new("LAB", (280, 280), (50, 0, 0)), "TIFF"), "lab.tif", "image/tiff")
+    assert blank.status_code == 422 and "lab.tif: no digit found" in blank.json()["detail"]
+    digit = predict(client, encode(lab(draw_digit("7")), "TIFF"), "lab7.tif", "image/tiff")
+    assert digit.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("picture", "status", "message"),
+    [
+        (
+            Image.new("RGBA", (7000, 7000), (255, 255, 255, 255)),
+            413,
+            "7000x7000 pixels in mode RGBA need 196 MB",
+        ),
+        (
+            Image.fromarray(np.random.default_rng(0).integers(0, 256, (280, 280), dtype=np.uint8)),
+            422,
+            "noise",
+        ),
+        (Image.new("L", (10_000, 1), 255), 422, "10000x1 pixel picture"),
+    ],
+    ids=["49 MP RGBA", "pure noise", "10000x1"],
+)
+def test_pictures_that_hold_no_readable_digit_say_why(client, picture, status, message):
+    response = predict(client, encode(picture, "PNG", compress_level=1))
+    assert response.status_code == status and message in response.json()["detail"]
+
+
+def test_float_tiff_with_a_nan_pixel_is_refused_as_such(client):
+    pixels = np.asarray(draw_digit("7"), dtype=np.float32)
+    pixels[5, 5] = np.nan
+    response = predict(client, encode(Image.fromarray(pixels, mode="F"), "TIFF"), "nan.tif", "image/tiff")
+    assert response.status_code == 400 and "not finite numbers (NaN" in response.json()["detail"]
+
+
+def test_more_than_one_file_in_the_image_field_is_refused(client):
+    files = [("image", (f"d{i}.png", encode(draw_digit("1")), "image/png")) for i in range(100)]
+    response = client.post("/api/predict", files=files)
+    assert response.status_code == 422
+    assert response.json()["detail"] == "expected one file in the field image, found 100"
+
+
+def test_docs_page_is_off_and_the_schema_is_served(client):
+    assert client.get("/docs").status_code == 404  # Swagger UI would load from a CDN: blank offline
+    assert "/api/predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_full_queue_answers_503_with_retry_after(client):
+    queue = client.app.state.queue
+    queue.active = queue.capacity  # as if every worker and queue place were taken
+    try:
+        response = predict(client, encode(draw_digit("7")))
+    finally:
+        queue.active = 0
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert "server busy" in response.json()["detail"]
+    assert predict(client, encode(draw_digit("7"))).status_code == 200
+
+
+def test_reading_queue_runs_a_few_and_refuses_beyond_its_places():
+    import threading
+
+    import anyio
+
+    from digit_recog.web.app import ReadingQueue, ServerBusyError
+
+    queue, release, outcomes = ReadingQueue(workers=1, waiting=1), threading.Event(), []
+
+    async def main():
+        async with anyio.create_task_group() as tasks:
+            for _ in range(2):
+                tasks.start_soon(lambda: queue.run(release.wait))
+            await anyio.sleep(0.1)
+            assert queue.active == 2
+            try:
+                await queue.run(release.wait)
+            except ServerBusyError as error:
+                outcomes.append(str(error))
+            release.set()
+
+    anyio.run(main)
+    assert outcomes and "server busy: 2 images" in outcomes[0] and queue.active == 0
+
+
+def test_unknown_host_is_refused_when_hosts_are_listed(tmp_path):
+    app = create_app(model_path=untrained_model_file(tmp_path), allowed_hosts=["localhost", "127.0.0.1"])
+    with TestClient(app, base_url="http://attacker.example") as rebinding:
+        assert rebinding.get("/health").status_code == 400
+    with TestClient(app, base_url="http://localhost:8000") as local:
+        assert local.get("/health").status_code == 200
+
+
+def test_big_pictures_wait_in_their_own_lane(client):
+    """With the big-picture lane full, a 49-megapixel PNG is told to retry and a drawing is still read."""
+    large = client.app.state.large_queue
+    large.active = large.capacity
+    try:
+        big = predict(client, encode(Image.new("L", (7000, 7000), 255), "PNG", compress_level=1))
+        small = predict(client, encode(draw_digit("7")))
+        over_budget = predict(client, encode(Image.new("RGBA", (7000, 7000)), "PNG", compress_level=1))
+    finally:
+        large.active = 0
+    assert big.status_code == 503 and small.status_code == 200
+    assert over_budget.status_code == 413  # refused from its header: it never waits for the lane
+
+
+def test_requests_beyond_every_place_are_refused_before_their_body_is_read(client):
+    in_flight = client.app.state.in_flight
+    in_flight.active = in_flight.limit
+    try:
+        response = predict(client, b"never parsed")
+    finally:
+        in_flight.active = 0
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert "server busy" in response.json()["detail"]

@@ -1,7 +1,7 @@
 """The ``digit-recog`` command: read digits in your own images, or start the drawing web app.
 
     digit-recog predict photo.jpg scans/ [--top 3] [--json] [--number] [--progress] [--model PATH]
-    digit-recog serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--model PATH]
+    digit-recog serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--model PATH] [--allowed-host NAME ...]
     digit-recog export --format onnx|litert|saved_model|all|web [--out PATH] [--force]
     digit-recog tune --workers 2 [search options of python -m digit_recog.experiments.distributed]
     digit-recog runs [list | promote NAME]
@@ -321,35 +321,57 @@ def _add_serve_command(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="server processes, each with its own model (default: 1)"
     )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients may reach the app by, besides localhost, 127.0.0.1 and --host "
+        "(repeatable; '*' allows any). Other Host headers get 400, which stops DNS rebinding.",
+    )
     _add_model_argument(parser)
     parser.set_defaults(run=_serve)
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    try:
-        if Path(arguments.model).suffix == ".keras":
-            require(arguments.model, "03_train.ipynb")
-        elif not Path(arguments.model).is_file():
-            raise FileNotFoundError(f"{arguments.model} does not exist: run `digit-recog export` first")
-    except FileNotFoundError as error:
-        _complain(str(error))
+    model = _load_model_or_none(arguments.model, arguments.runtime)  # checked before "serving on"
+    if model is None:
         return EXIT_USAGE
     if arguments.workers < 1:
         _complain(f"--workers must be at least 1, got {arguments.workers}")
         return EXIT_USAGE
 
-    import uvicorn  # takes a second to import: only when serving
+    # uvicorn takes a second to import: only when serving
+    import uvicorn
 
+    from digit_recog.web.app import LOCAL_HOSTS, SERVER_SETTINGS, create_app
+
+    allowed_hosts = [*LOCAL_HOSTS, *arguments.allowed_host]
+    if arguments.host not in ("0.0.0.0", "::"):  # a wildcard address is no name a client uses
+        allowed_hosts.append(arguments.host)
+    elif not arguments.allowed_host:
+        print(
+            f"digit-recog: note: listening on {arguments.host}, but answering only requests addressed to "
+            f"{' or '.join(LOCAL_HOSTS)}; add --allowed-host NAME for each name or address clients use",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"digit-recog: serving on http://{arguments.host}:{arguments.port}", flush=True)
+    if arguments.workers == 1:
+        app = create_app(model_path=arguments.model, model=model, allowed_hosts=allowed_hosts)
+        uvicorn.run(app, host=arguments.host, port=arguments.port, **SERVER_SETTINGS)
+        return EXIT_OK
     # Each worker process builds its own app (and loads its own model) from these variables.
     os.environ["DIGIT_RECOG_MODEL"] = str(Path(arguments.model).resolve())
     os.environ["DIGIT_RECOG_RUNTIME"] = arguments.runtime
+    os.environ["DIGIT_RECOG_ALLOWED_HOSTS"] = ",".join(allowed_hosts)
     uvicorn.run(
         "digit_recog.web.app:app_from_environment",
         factory=True,
         host=arguments.host,
         port=arguments.port,
         workers=arguments.workers,
+        **SERVER_SETTINGS,
     )
     return EXIT_OK
 

@@ -97,41 +97,53 @@ def load_mnist(data_dir: Path = config.RAW_DATA_DIR):
 
 
 def read_idx_file(path: Path, spec: IdxFile) -> np.ndarray:
-    """Read one gzipped IDX file and check its magic number, shape, length and SHA-256."""
-    content = _decompress(path)
+    """Read one gzipped IDX file and check its magic number, shape, length and SHA-256.
+
+    The header is checked before the rest is decompressed, and no more than the header announces is
+    decompressed, so a small file that expands to gigabytes costs no more memory than the real one.
+    """
     header_ints = 4 if spec.magic == IMAGES_MAGIC else 2
     header_size = 4 * header_ints
-    if len(content) < header_size:
-        _fail(MnistFormatError, path, f"an IDX header of {header_size} bytes", f"{len(content)} bytes in all")
-    header = np.frombuffer(content[:header_size], dtype=">u4").tolist()
-    magic, count, dims = header[0], header[1], header[2:]
-    if magic != spec.magic:
-        _fail(MnistFormatError, path, f"magic number {spec.magic}", f"{magic}")
-    if count != spec.count:
-        _fail(MnistFormatError, path, f"{spec.count} items", f"{count}")
-    expected_dims = [config.IMAGE_SIZE, config.IMAGE_SIZE] if spec.magic == IMAGES_MAGIC else []
-    if dims != expected_dims:
-        _fail(MnistFormatError, path, f"item shape {expected_dims}", f"{dims}")
-    expected_size = header_size + count * int(np.prod(expected_dims))
+    with _open_gzip(path) as stream:
+        header_bytes = _read(stream, path, header_size)
+        if len(header_bytes) < header_size:
+            _fail(
+                MnistFormatError,
+                path,
+                f"an IDX header of {header_size} bytes",
+                f"{len(header_bytes)} bytes in all",
+            )
+        header = np.frombuffer(header_bytes, dtype=">u4").tolist()
+        magic, count, dims = header[0], header[1], header[2:]
+        if magic != spec.magic:
+            _fail(MnistFormatError, path, f"magic number {spec.magic}", f"{magic}")
+        if count != spec.count:
+            _fail(MnistFormatError, path, f"{spec.count} items", f"{count}")
+        expected_dims = [config.IMAGE_SIZE, config.IMAGE_SIZE] if spec.magic == IMAGES_MAGIC else []
+        if dims != expected_dims:
+            _fail(MnistFormatError, path, f"item shape {expected_dims}", f"{dims}")
+        expected_size = header_size + count * int(np.prod(expected_dims))
+        # One byte more than expected tells a padded file from a complete one.
+        content = header_bytes + _read(stream, path, expected_size - header_size + 1)
     if len(content) != expected_size:
-        _fail(
-            MnistFormatError,
-            path,
-            f"{expected_size} bytes uncompressed",
-            f"{len(content)} (truncated or padded)",
-        )
+        found = f"{len(content)}" if len(content) < expected_size else f"more than {expected_size}"
+        _fail(MnistFormatError, path, f"{expected_size} bytes uncompressed", f"{found} (truncated or padded)")
     digest = hashlib.sha256(content).hexdigest()
     if digest != spec.sha256:
         _fail(MnistChecksumError, path, f"SHA-256 {spec.sha256}", f"{digest} (the file was altered)")
     return np.frombuffer(content, dtype=np.uint8, offset=header_size).reshape([count, *dims]).copy()
 
 
-def _decompress(path: Path) -> bytes:
+def _open_gzip(path: Path) -> gzip.GzipFile:
     if not path.is_file():
         raise MnistFileMissingError(f"MNIST file {path} is missing. " + RESTORE_HINT.format(name=path.name))
+    return gzip.open(path, "rb")
+
+
+def _read(stream: gzip.GzipFile, path: Path, size: int) -> bytes:
+    """Up to ``size`` decompressed bytes; a corrupt or cut-off gzip stream is a ``MnistFormatError``."""
     try:
-        with gzip.open(path, "rb") as stream:
-            return stream.read()
+        return stream.read(size)
     except (OSError, EOFError, gzip.BadGzipFile) as error:
         raise MnistFormatError(
             f"MNIST file {path} is not a complete gzip file: expected a gzipped IDX file, "

@@ -8,6 +8,7 @@ side; :mod:`digit_recog.reading.predict` reads what they return.
 """
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,19 @@ from digit_recog import config
 # Larger images are refused before their pixels are decoded: a small compressed file can declare
 # enormous dimensions (a "decompression bomb") and exhaust memory. 50 megapixels covers phone photos.
 MAX_IMAGE_PIXELS = 50_000_000
+# Under that cap a PNG can still need far more memory than its pixel count suggests: Pillow keeps colour,
+# alpha and 16/32-bit pixels in 4 bytes each, so a 7000x7000 RGBA PNG takes 196 MB once decoded, and
+# every copy made while converting it costs as much again. Pictures needing more are refused before
+# decoding; JPEGs are measured at the reduced size they are decoded at, so phone photos pass.
+MAX_DECODED_BYTES = 100_000_000
+# The modes Pillow stores images in whose pixels carry grey levels (or convert to them).
+PIXEL_MODES = (
+    "1", "L", "P", "LA", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV",
+    "I", "F", "I;16", "I;16L", "I;16B", "I;16N",
+)  # fmt: skip
+# Pillow's decoders report truncated, corrupt or self-contradictory data with any of these.
+DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError)
+MAX_MESSAGE_LENGTH = 200  # a decoder's own message is cut here, so an error stays one readable line
 # Bigger pictures are reduced to this longer side first; a digit needs far fewer pixels than that.
 WORKING_SIZE = 1024
 DIGIT_BOX_SIZE = 20  # MNIST scales the longer side of the ink's bounding box to 20 px ...
@@ -29,6 +43,10 @@ DIGIT_CENTRE = (14.0, 14.0)  # ... and puts its centre of mass here (the mean ov
 MIN_CONTRAST = 32  # grey levels between background and ink below which there is no digit
 STROKE_LEVEL = 96  # after stretching ink to 255: pixels this bright are strokes, fainter ones edges
 BOX_LEVEL = 64  # the bounding box spans pixels this bright, so it holds faint and blurred strokes too
+# Neighbouring pixels of drawn ink are alike; below this correlation (see neighbour_correlation) an image
+# is noise, and reading a digit in it would be a guess. Pure noise scores about 0, clean digits over 0.6;
+# MNIST digits under Gaussian noise of sigma 80 grey levels still score over 0.2.
+MIN_NEIGHBOUR_CORRELATION = 0.15
 SPECK_FRACTION = 0.05  # stroke blobs lighter than this share of the heaviest blob are noise
 HALO_FRACTION = 0.06  # faint ink this far (share of the digit height) from a stroke still belongs to it
 # MNIST strokes are about a tenth of the digit's height; thinner ones (a pen on a big photo) are
@@ -67,33 +85,51 @@ class DigitSegment:
     box: tuple[int, int, int, int]
 
 
-# Reading files
-
-
 def load_image(source: ImageSource, name: str | None = None) -> Image.Image:
-    """Open an image from a path, bytes, a binary file object or a Pillow image, fully decoded.
+    """Open an image from a path, bytes, a binary file object or a Pillow image, decoded and checked.
 
-    Photos are turned upright according to their EXIF orientation, and only the first frame of an
-    animation is kept.
+    This is the one gate every picture passes: the pixel mode must be one Pillow stores images in, the
+    declared size and the memory its decoded pixels need must be within ``MAX_IMAGE_PIXELS`` and
+    ``MAX_DECODED_BYTES`` (checked before decoding), and only the first frame of an animation or a
+    multi-page file is decoded. JPEGs are decoded at reduced size; any picture more than twice
+    ``WORKING_SIZE`` on its longer side is reduced by an integer factor straight after decoding. The
+    result is upright (EXIF orientation) and in one of the modes :func:`to_grayscale` reads directly.
 
     Raises:
-        ImageReadError: naming the file when it is missing or not an image Pillow can decode.
-        ImageTooLargeError: when it declares more than ``MAX_IMAGE_PIXELS`` pixels.
+        ImageReadError: naming the file when it is missing, not an image Pillow can decode, or in a pixel
+            mode that holds no grey levels.
+        ImageTooLargeError: when it declares more than ``MAX_IMAGE_PIXELS`` pixels, or decoding it would
+            take more than ``MAX_DECODED_BYTES``.
     """
+    return _decode(source, _shown_name(source, name))[0]
+
+
+def _shown_name(source: ImageSource | np.ndarray, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, str | Path):
+        return str(source)
+    return "uploaded image" if isinstance(source, bytes) else "image"
+
+
+def _decode(source: ImageSource, shown: str) -> tuple[Image.Image, tuple[int, int]]:
+    """The checked, decoded, possibly reduced image, and the size the file declared."""
     if isinstance(source, Image.Image):
-        _check_size(source.size, name or "image")
-        return source
-    shown = name or (str(source) if isinstance(source, str | Path) else "uploaded image")
+        _check_declared(source, shown)
+        return _convert_decoded(source, shown), source.size
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         with warnings.catch_warnings():
-            # We enforce our own, lower limit below; Pillow's warning would only be noise.
+            # We enforce our own, lower limits; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             # Leaving the block closes a file Pillow opened; the loaded pixels stay usable.
             with Image.open(stream) as image:
-                _check_size(image.size, shown)
+                declared_size = image.size
+                _check_declared(image, shown)
                 image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # JPEG only: decode at reduced size
-                image.load()
+                _check_decoded_bytes(image, shown)
+                image.load()  # the current frame only: the first, as Image.open leaves it
+                return _convert_decoded(image, shown), declared_size
     except PreprocessError:
         raise
     except Image.DecompressionBombError as error:
@@ -109,14 +145,18 @@ def load_image(source: ImageSource, name: str | None = None) -> Image.Image:
         raise ImageReadError(
             f"{shown} is not an image Pillow can read (expected PNG, JPEG, BMP, GIF, WebP or TIFF)"
         ) from error
-    except (OSError, SyntaxError, ValueError) as error:
-        # Pillow reports truncated and corrupt data with all of these.
-        raise ImageReadError(f"{shown} could not be decoded as an image ({error})") from error
-    return ImageOps.exif_transpose(image)
+    except DECODER_ERRORS as error:
+        raise ImageReadError(f"{shown} could not be decoded as an image ({_short(error)})") from error
 
 
-def _check_size(size: tuple[int, int], shown: str) -> None:
-    width, height = size
+def _check_declared(image: Image.Image, shown: str) -> None:
+    """Refuse, before any pixel is decoded, a mode without grey levels or a size over the cap."""
+    if image.mode not in PIXEL_MODES:
+        raise ImageReadError(
+            f"{shown} has pixel mode {image.mode!r}, which holds no grey levels this reader knows; "
+            f"expected one of {', '.join(PIXEL_MODES)}"
+        )
+    width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
         raise ImageTooLargeError(
             f"{shown} is too large: {width}x{height} pixels ({width * height:,}); at most "
@@ -126,16 +166,105 @@ def _check_size(size: tuple[int, int], shown: str) -> None:
         raise ImageReadError(f"{shown} has no pixels ({width}x{height})")
 
 
-def to_grayscale(image: Image.Image) -> np.ndarray:
+def _check_decoded_bytes(image: Image.Image, shown: str) -> None:
+    """Refuse a picture whose decoded pixels (at the size it will be decoded) need too much memory."""
+    width, height = image.size
+    needed = width * height * decoded_bytes_per_pixel(image.mode)
+    if needed > MAX_DECODED_BYTES:
+        raise ImageTooLargeError(
+            f"{shown} is too large to decode: {width}x{height} pixels in mode {image.mode} need "
+            f"{needed / 1e6:,.0f} MB; at most {MAX_DECODED_BYTES / 1e6:,.0f} MB are accepted "
+            f"(about {MAX_DECODED_BYTES / 4e6:.0f} megapixels in colour). Resize it, or save it as JPEG "
+            "or in 8-bit grey, first."
+        )
+
+
+def decoded_bytes_per_pixel(mode: str) -> int:
+    """Memory one pixel of ``mode`` takes once decoded and brought to a mode :func:`to_grayscale` reads.
+
+    Pillow keeps 8-bit grey and palette pixels in one byte and every other mode (colour, alpha, 16- and
+    32-bit) in four; 16-bit images are widened to 32 bits on the way.
+    """
+    return 1 if mode in ("1", "L", "P") else 4
+
+
+def decoded_bytes(content: bytes) -> int:
+    """Memory the picture in ``content`` will take once decoded, from its header alone (no pixel decoded).
+
+    Lets a server send big pictures to a lane of their own before decoding them. Returns 0 when the
+    header cannot be read: decoding such a file fails fast, and :func:`load_image` says why.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as image:
+                image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # JPEG: the size it will be decoded at
+                return image.size[0] * image.size[1] * decoded_bytes_per_pixel(image.mode)
+    except (Image.DecompressionBombError, *DECODER_ERRORS):
+        return 0
+
+
+def _convert_decoded(image: Image.Image, shown: str) -> Image.Image:
+    """Bring a decoded image to a mode ``to_grayscale`` reads, reduce a big one, and turn it upright."""
+    try:
+        image = _reduce(_readable_mode(image))
+        return ImageOps.exif_transpose(image)
+    except DECODER_ERRORS as error:
+        raise ImageReadError(
+            f"{shown} could not be converted to grey levels (mode {image.mode}: {_short(error)})"
+        ) from error
+
+
+def _readable_mode(image: Image.Image) -> Image.Image:
+    """Modes Pillow cannot convert to grey (LAB, 16-bit) or reduce (1, P) become ones it can."""
+    if image.mode == "LAB":
+        return image.getchannel("L")  # the lightness channel is the grey level
+    if image.mode.startswith("I;16"):
+        return image.convert("I")
+    if "transparency" in image.info and image.mode in ("1", "L", "P", "RGB"):
+        return image.convert("RGBA")  # a transparent colour key becomes an alpha channel
+    if image.mode in ("1", "P"):
+        return image.convert("L")
+    return image
+
+
+def _reduce(image: Image.Image) -> Image.Image:
+    """Shrink by an integer factor (cheap block averaging) while the longer side stays over WORKING_SIZE."""
+    factor = max(image.size) // WORKING_SIZE
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def _short(error: Exception) -> str:
+    """An exception as one short line: its type and the start of its message."""
+    message = str(error).splitlines()[0] if str(error) else ""
+    if len(message) > MAX_MESSAGE_LENGTH:
+        message = message[:MAX_MESSAGE_LENGTH] + "..."
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def to_grayscale(image: Image.Image, name: str | None = None) -> np.ndarray:
     """Grayscale pixels of any Pillow image as a float32 array on a 0-255 scale.
 
     Transparent areas are composited onto white (or onto black when the opaque pixels are light, so a
     white digit on a transparent background stays visible); 16- and 32-bit images are rescaled.
     Images larger than ``WORKING_SIZE`` on their longer side are reduced (antialiased).
+
+    Raises:
+        ImageReadError: for a pixel mode without grey levels, or pixels that are NaN or infinite.
+        ImageTooLargeError: as :func:`load_image` does.
     """
-    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        gray = _high_depth_to_grayscale(np.asarray(image, dtype=np.float64))
-    elif image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+    shown = name or "image"
+    _check_declared(image, shown)
+    image = _convert_decoded(image, shown)
+    if image.mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise ImageReadError(
+                f"{shown} has pixels that are not finite numbers (NaN or infinity); "
+                "expected finite grey levels"
+            )
+        gray = _high_depth_to_grayscale(values)
+    elif image.mode in ("RGBA", "LA", "PA", "RGBa"):
         gray = _composite_transparency(image.convert("RGBA"))
     else:
         gray = np.asarray(image.convert("L"), dtype=np.float32)
@@ -178,11 +307,16 @@ def ink_image(gray: np.ndarray) -> np.ndarray:
     only ink near a substantial stroke is kept (see :func:`digit_strokes`).
 
     Raises:
-        NoDigitFoundError: when nothing stands out from the background.
+        NoDigitFoundError: when nothing stands out from the background, or what does is noise.
+        ImageReadError: when some pixels are NaN or infinite.
     """
-    gray = np.asarray(gray, dtype=np.float32)
+    gray = np.asarray(gray)
     if gray.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale array, got shape {gray.shape}")
+    if not np.isfinite(gray).all():
+        raise ImageReadError("pixels that are not finite numbers (NaN or infinity); expected grey levels")
+    float32_max = float(np.finfo(np.float32).max)
+    gray = np.clip(gray, -float32_max, float32_max).astype(np.float32)  # no overflow to infinity
     if _border_median(gray) > gray.mean():
         gray = 255 - gray
     threshold = otsu_threshold(gray)
@@ -196,10 +330,30 @@ def ink_image(gray: np.ndarray) -> np.ndarray:
     noise = 1.4826 * float(np.median(np.abs(background_pixels - background)))  # robust std
     floor = min(background + 3 * noise, threshold)
     stretched = np.clip((gray - floor) / (ink - floor), 0, 1) * 255
+    correlation = neighbour_correlation(stretched)
+    if correlation < MIN_NEIGHBOUR_CORRELATION:
+        raise NoDigitFoundError(
+            f"no digit found: the image looks like noise (neighbouring pixels are unrelated, correlation "
+            f"{correlation:.2f}; drawn strokes give over {MIN_NEIGHBOUR_CORRELATION})"
+        )
     strokes = digit_strokes(stretched)
     if not strokes.any():
         raise NoDigitFoundError(_blank_message(gray))
     return np.where(_near(strokes, _halo_radius(strokes)), stretched, 0)
+
+
+def neighbour_correlation(pixels: np.ndarray) -> float:
+    """How alike neighbouring pixels are: the larger of the correlations with the right and lower neighbour.
+
+    A stroke is a run of similar pixels, so a drawn digit scores well above zero along at least one axis;
+    independent noise scores about zero however bright it is. A flat image counts as fully correlated.
+    """
+    centred = np.asarray(pixels, dtype=np.float64) - float(np.mean(pixels))
+    variance = float(np.mean(centred**2))
+    if variance == 0:
+        return 1.0
+    pairs = [(centred[:, 1:], centred[:, :-1]), (centred[1:], centred[:-1])]
+    return max((float(np.mean(a * b)) / variance for a, b in pairs if a.size), default=1.0)
 
 
 def digit_strokes(ink: np.ndarray) -> np.ndarray:
@@ -223,13 +377,28 @@ def _halo_radius(strokes: np.ndarray) -> float:
 
 
 def _near(mask: np.ndarray, radius: float) -> np.ndarray:
-    return ndimage.distance_transform_edt(~mask) <= radius
+    """Pixels within ``radius`` of the mask. The distance transform runs on the mask's bounding box grown
+    by the radius only: nothing outside it can be that near, and the rest of a big picture costs time."""
+    near = np.zeros_like(mask)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return near
+    margin = int(np.ceil(radius)) + 1
+    window = (
+        slice(max(rows[0] - margin, 0), rows[-1] + margin + 1),
+        slice(max(cols[0] - margin, 0), cols[-1] + margin + 1),
+    )
+    near[window] = ndimage.distance_transform_edt(~mask[window]) <= radius
+    return near
 
 
 def otsu_threshold(values: np.ndarray) -> float:
     """Otsu's threshold of 0-255 values: the grey level that best separates two classes of pixels."""
-    counts, edges = np.histogram(np.asarray(values).ravel(), bins=256, range=(0, 256))
-    levels = edges[:-1]
+    values = np.asarray(values).ravel()
+    values = values[(values >= 0) & (values <= 256)]
+    # np.histogram's 256 unit bins over [0, 256], counted directly: a tenth of its time on a drawing.
+    counts = np.bincount(np.minimum(values.astype(np.int64), 255), minlength=256)
+    levels = np.arange(256, dtype=np.float64)
     weight_low = np.cumsum(counts)
     weight_high = weight_low[-1] - weight_low
     sum_low = np.cumsum(counts * levels)
@@ -247,8 +416,8 @@ def _border_median(gray: np.ndarray) -> float:
 
 def _blank_message(gray: np.ndarray) -> str:
     return (
-        f"no digit found: the image ({gray.shape[1]}x{gray.shape[0]} pixels, grey levels "
-        f"{gray.min():.0f}-{gray.max():.0f}) has no ink that stands out from the background"
+        f"no digit found: the image (grey levels {gray.min():.0f}-{gray.max():.0f}) has no ink that "
+        "stands out from the background"
     )
 
 
@@ -353,12 +522,9 @@ def preprocess_image(source: ImageSource, name: str | None = None) -> np.ndarray
     Raises:
         ImageReadError, ImageTooLargeError, NoDigitFoundError: each with a message naming the image.
     """
-    shown = name or (str(source) if isinstance(source, str | Path) else "image")
-    gray = to_grayscale(load_image(source, name))
-    try:
-        return preprocess_array(gray)
-    except NoDigitFoundError as error:
-        raise NoDigitFoundError(f"{shown}: {error}") from None
+    shown = _shown_name(source, name)
+    gray, size = _read_grayscale(source, shown)
+    return _naming_the_image(preprocess_array, gray, shown, size)
 
 
 def segment_digits(source: ImageSource | np.ndarray, name: str | None = None) -> list[DigitSegment]:
@@ -378,12 +544,12 @@ def segment_digits(source: ImageSource | np.ndarray, name: str | None = None) ->
     Raises:
         ImageReadError, ImageTooLargeError, NoDigitFoundError.
     """
-    gray = source if isinstance(source, np.ndarray) else to_grayscale(load_image(source, name))
-    try:
-        ink = ink_image(gray)
-    except NoDigitFoundError as error:
-        shown = name or (str(source) if isinstance(source, str | Path) else "image")
-        raise NoDigitFoundError(f"{shown}: {error}") from None
+    shown = _shown_name(source, name)
+    if isinstance(source, np.ndarray):
+        gray, size = source, (source.shape[-1], source.shape[0])
+    else:
+        gray, size = _read_grayscale(source, shown)
+    ink = _naming_the_image(ink_image, gray, shown, size)
     labels, _ = ndimage.label(digit_strokes(ink), structure=np.ones((3, 3)))
     slices = ndimage.find_objects(labels)
     components = [(index + 1, box) for index, box in enumerate(slices) if box is not None]
@@ -435,9 +601,11 @@ def touching_digit_masks(strokes: np.ndarray) -> list[np.ndarray]:
     pieces, left_of_previous = [], np.zeros_like(strokes)
     for index in range(1, count):
         ideal = index * width // count
-        path, crossed = _cheapest_cut(strokes, ideal - width // (3 * count), ideal + width // (3 * count))
-        if crossed > neck:
+        reach = max(1, width // (3 * count))
+        cut = _cheapest_cut(strokes, ideal - reach, ideal + reach)
+        if cut is None or cut[1] > neck:  # no room for a cut (a speck), or no neck to cut through
             return [strokes]
+        path = cut[0]
         left_of_cut = columns < path[:, np.newaxis]
         pieces.append(strokes & left_of_cut & ~left_of_previous)
         left_of_previous = left_of_cut
@@ -445,10 +613,12 @@ def touching_digit_masks(strokes: np.ndarray) -> list[np.ndarray]:
     return [piece for piece in pieces if piece.any()]
 
 
-def _cheapest_cut(strokes: np.ndarray, low: int, high: int) -> tuple[np.ndarray, float]:
+def _cheapest_cut(strokes: np.ndarray, low: int, high: int) -> tuple[np.ndarray, float] | None:
     """The column of a top-to-bottom path within columns [low, high) crossing the fewest stroke pixels, row by
-    row, and how many it crosses."""
+    row, and how many it crosses; None when no column lies strictly inside the strokes' box there."""
     low, high = max(1, low), min(strokes.shape[1] - 1, high)
+    if high <= low:
+        return None
     ink = strokes[:, low:high].astype(float)
     cost = ink[0].copy()
     came_from = np.zeros(ink.shape, dtype=int)
@@ -465,6 +635,20 @@ def _cheapest_cut(strokes: np.ndarray, low: int, high: int) -> tuple[np.ndarray,
         path[row] = column
         column += came_from[row, column]
     return path + low, float(ink[np.arange(len(ink)), path].sum())
+
+
+def _read_grayscale(source: ImageSource, shown: str) -> tuple[np.ndarray, tuple[int, int]]:
+    """The picture's grey levels through the gate, and its size as the file declared it."""
+    image, size = _decode(source, shown)
+    return to_grayscale(image, shown), size
+
+
+def _naming_the_image(step, gray: np.ndarray, shown: str, size: tuple[int, int]):
+    """``step(gray)``, with any error it raises naming the picture and its size before reduction."""
+    try:
+        return step(gray)
+    except (NoDigitFoundError, ImageReadError) as error:
+        raise type(error)(f"{shown}: {error} (a {size[0]}x{size[1]} pixel picture)") from None
 
 
 def _group_overlapping_columns(

@@ -4,6 +4,7 @@
 take any picture, bring it to MNIST's layout with :mod:`digit_recog.reading.image` and read it.
 """
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import keras
 import numpy as np
 
 from digit_recog import config
-from digit_recog.artifacts import require
+from digit_recog.artifacts import MissingArtifactError, require
 from digit_recog.reading.image import ImageSource, preprocess_image, segment_digits
 from digit_recog.reading.runtimes import ExportedModel, exported_reader
 from digit_recog.reading.verdict import DIGIT, Thresholds, verdict
@@ -43,19 +44,92 @@ class NumberReading:
 
 
 class ModelFileError(Exception):
-    """A model file exists but Keras cannot load it."""
+    """A model file exists but Keras cannot load it, or it is not a digit reader (see ``check_model``)."""
+
+
+class IncompatibleModelError(ModelFileError):
+    """The model loads, but does not take 28x28x1 images or does not output ten probabilities."""
+
+
+MAX_CAUSE_LENGTH = 300  # of a Keras error quoted in ours: a hand-edited config would otherwise print whole
 
 
 def load_trained_model(path: Path = config.MODEL_PATH) -> keras.Model:
-    """Load a saved ``.keras`` model, naming the notebook to run when it is missing or unreadable."""
+    """Load a saved ``.keras`` model and check that it reads digits: (28, 28, 1) images in, 10 outputs.
+
+    Raises:
+        MissingArtifactError: when no file is at ``path`` (naming the notebook that trains the default model).
+        ModelFileError: when ``path`` is a folder, not a ``.keras`` (zip) file, or Keras cannot load it.
+        IncompatibleModelError: when the model's input or output shape is not a digit reader's.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder; expected a .keras model file")
+    if not path.exists() and path.resolve() != config.MODEL_PATH.resolve():
+        raise MissingArtifactError(
+            f"{path} does not exist (notebooks/03_train.ipynb trains the default model, "
+            f"{config.MODEL_PATH.name})"
+        )
     require(path, "03_train.ipynb")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path} could not be loaded as a Keras model: it is not a .keras file (expected a zip archive, "
+            f"as model.save('name.keras') writes; found {path.stat().st_size:,} bytes starting "
+            f"{_first_bytes(path)!r}){_remedy(path)}"
+        )
     try:
-        return keras.saving.load_model(path)
+        model = keras.saving.load_model(path)
     except Exception as error:  # Keras raises many kinds for a damaged zip or config
         raise ModelFileError(
-            f"{path} could not be loaded as a Keras model ({type(error).__name__}: {error}). "
-            "Rerun notebooks/03_train.ipynb to write it again."
+            f"{path} could not be loaded as a Keras model ({_short(error)}){_remedy(path)}"
         ) from error
+    check_model(model, path)
+    return model
+
+
+def check_model(model: keras.Model, path: Path | str = "the model") -> None:
+    """Raise ``IncompatibleModelError`` unless ``model`` takes (N, 28, 28, 1) images and outputs (N, 10).
+
+    The batch dimension may be anything; a model with several inputs or outputs is refused too.
+    """
+    expected_input = (config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
+    inputs, outputs = list(model.inputs or []), list(model.outputs or [])
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise IncompatibleModelError(
+            f"{path} has {len(inputs)} inputs and {len(outputs)} outputs; expected one input of shape "
+            f"{expected_input} and one output of {config.NUM_CLASSES} probabilities"
+        )
+    input_shape, output_shape = tuple(inputs[0].shape[1:]), tuple(outputs[0].shape[1:])
+    if input_shape != expected_input:
+        raise IncompatibleModelError(
+            f"{path} takes inputs of shape {input_shape}; expected {expected_input} "
+            "(28x28 grayscale images, as MNIST)"
+        )
+    if output_shape != (config.NUM_CLASSES,):
+        raise IncompatibleModelError(
+            f"{path} outputs shape {output_shape}; expected ({config.NUM_CLASSES},), "
+            "one probability per digit"
+        )
+
+
+def _remedy(path: Path) -> str:
+    """Rewriting the file is a remedy for the project's own model only, not for one a user brought."""
+    if path.resolve() == config.MODEL_PATH.resolve():
+        return ". Rerun notebooks/03_train.ipynb to write it again."
+    return ""
+
+
+def _first_bytes(path: Path, count: int = 8) -> bytes:
+    with open(path, "rb") as stream:
+        return stream.read(count)
+
+
+def _short(error: Exception) -> str:
+    """An exception as one line of at most ``MAX_CAUSE_LENGTH`` characters."""
+    message = " ".join(str(error).split())
+    if len(message) > MAX_CAUSE_LENGTH:
+        message = message[:MAX_CAUSE_LENGTH] + "..."
+    return f"{type(error).__name__}: {message}"
 
 
 def load_reader(path: Path = config.MODEL_PATH, runtime: str = "auto") -> keras.Model | ExportedModel:

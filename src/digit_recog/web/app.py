@@ -6,27 +6,45 @@ Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds i
     GET  /health        {"status", "model", "version", "model_version", "model_sha256"}
                         (the package's version; the model's version, or "unversioned", and SHA-256)
     POST /api/predict   multipart field ``image`` -> digit, probabilities, top 3, preprocessed image
+    GET  /openapi.json  the API's schema (the interactive /docs page is off: it loads its scripts from a CDN)
+
+Under load and bad input it holds up: at most ``WORKERS`` images are decoded and read at once and
+``WAITING`` more wait their turn (big pictures in a lane of their own, one at a time), the rest are
+answered 503 with Retry-After; a body that stalls is answered 408; pictures are checked by the one
+decoding gate in :mod:`digit_recog.reading.image`.
 """
 
 import base64
+import ctypes
 import io
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import anyio
+import keras
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.datastructures import Headers
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digit_recog import __version__, config
 from digit_recog.model_card import model_version
-from digit_recog.reading.image import ImageReadError, ImageTooLargeError, NoDigitFoundError
+from digit_recog.reading.image import (
+    MAX_DECODED_BYTES,
+    ImageReadError,
+    ImageTooLargeError,
+    NoDigitFoundError,
+    decoded_bytes,
+)
 from digit_recog.reading.predict import DigitReading, load_reader, predict_digits, read_digit
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -34,10 +52,40 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 # The request body also carries the multipart boundaries and headers around the file.
 MULTIPART_ALLOWANCE = 64 * 1024
 TOP_K = 3
+# Reading an image is CPU work (decoding, cleaning, the model): more at once than the cores only adds
+# memory and contention, so a few run and a short queue waits; beyond that, clients are told to retry.
+WORKERS = 2
+WAITING = 8
+# Pictures that take more memory than this once decoded (a 49-megapixel PNG takes half a second or more
+# to decode) have a lane of their own, one at a time: they never hold every worker, so small drawings
+# keep being answered while they decode, and at most one of them is in memory.
+LARGE_PICTURE_BYTES = 16_000_000
+LARGE_WORKERS = 1
+LARGE_WAITING = 4
+# When no reading is left in progress, freed memory is given back to the system, at most this often.
+IDLE_RELEASE_INTERVAL_S = 1.0
+RETRY_AFTER_S = 1
+# A client that stops sending its body (fewer bytes than its Content-Length) would otherwise hold a
+# connection and a queue place forever.
+RECEIVE_TIMEOUT_S = 10.0
+# Settings for uvicorn.run: at most this many connections and tasks (more get 503), idle keep-alive
+# connections closed after 5 s, and shutdown not held up by slow clients.
+SERVER_SETTINGS = {"limit_concurrency": 1024, "timeout_keep_alive": 5, "timeout_graceful_shutdown": 5}
+# Host names the server answers to when bound to this machine only; other Host headers (DNS rebinding)
+# get 400.
+LOCAL_HOSTS = ["localhost", "127.0.0.1"]
 
 
 def create_app(
-    model_path: Path = config.MODEL_PATH, max_upload_bytes: int = MAX_UPLOAD_BYTES, runtime: str = "auto"
+    model_path: Path = config.MODEL_PATH,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    runtime: str = "auto",
+    *,
+    model: keras.Model | None = None,
+    allowed_hosts: list[str] | None = None,
+    workers: int = WORKERS,
+    waiting: int = WAITING,
+    receive_timeout_s: float = RECEIVE_TIMEOUT_S,
 ) -> FastAPI:
     """Build the web app; the model at ``model_path`` is loaded once, when the server starts.
 
@@ -46,13 +94,17 @@ def create_app(
         max_upload_bytes: larger uploads are refused with 413.
         runtime: what reads the images (see :func:`digit_recog.reading.predict.load_reader`); by default
             ONNX Runtime when the model's fresh ONNX export is there, else Keras.
+        model: the reader already loaded from ``model_path`` (``digit-recog serve`` checks it first).
+        allowed_hosts: Host header values answered (see Starlette's TrustedHostMiddleware); None answers any.
+        workers, waiting: images read at once, and requests that may wait for a worker; more get 503.
+        receive_timeout_s: a request body that sends nothing for this long gets 408.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        model = load_reader(model_path, runtime)
-        predict_digits(model, np.zeros((1, config.IMAGE_SIZE, config.IMAGE_SIZE), np.uint8))  # warm-up
-        app.state.model = model
+        loaded = model if model is not None else load_reader(model_path, runtime)
+        predict_digits(loaded, np.zeros((1, config.IMAGE_SIZE, config.IMAGE_SIZE), np.uint8))  # warm-up
+        app.state.model = loaded
         app.state.model_version = model_version(Path(model_path))
         yield
 
@@ -61,8 +113,19 @@ def create_app(
         version=__version__,
         summary="Read a handwritten digit with a CNN trained on MNIST.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN, blank offline; /openapi.json stays
+        redoc_url=None,
     )
+    app.state.queue = ReadingQueue(workers, waiting)
+    app.state.large_queue = ReadingQueue(LARGE_WORKERS, LARGE_WAITING)
+    app.state.in_flight = InFlight(limit=app.state.queue.capacity + app.state.large_queue.capacity)
+    # The last added runs first: unknown hosts are refused before anything else is done, and a request
+    # with no place left is refused before its body is read.
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + MULTIPART_ALLOWANCE)
+    app.add_middleware(ReceiveTimeout, seconds=receive_timeout_s)
+    app.add_middleware(Admission, path="/api/predict", in_flight=app.state.in_flight)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -82,31 +145,198 @@ def create_app(
             "model_sha256": served["sha256"],
         }
 
-    @app.post("/api/predict")
-    def predict(request: Request, image: Annotated[UploadFile, File(description="the image file")]) -> dict:
+    @app.post(
+        "/api/predict",
+        responses={
+            400: {"description": "not an image, corrupt, or a pixel mode or values without grey levels"},
+            408: {"description": "the request body stalled"},
+            413: {"description": "over the upload limit, or too many pixels to decode"},
+            422: {"description": "no digit found, or not exactly one file in the field image"},
+            503: {"description": "busy: retry after the seconds in Retry-After"},
+        },
+    )
+    async def predict(
+        request: Request, image: Annotated[UploadFile, File(description="the image file")]
+    ) -> dict:
         """Read the digit in an uploaded image (PNG, JPEG, BMP, GIF, WebP or TIFF)."""
-        content = image.file.read(max_upload_bytes + 1)
+        uploads = (await request.form()).getlist("image")  # parsed already: this only counts them
+        if len(uploads) != 1:
+            raise HTTPException(422, f"expected one file in the field image, found {len(uploads)}")
+        content = await image.read(max_upload_bytes + 1)
         if len(content) > max_upload_bytes:
             raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
-        name = image.filename or "uploaded image"
+        state, name = request.app.state, image.filename or "uploaded image"
+        # Pictures over the decoding budget are refused without decoding: no need to queue them as large.
+        large = LARGE_PICTURE_BYTES < decoded_bytes(content) <= MAX_DECODED_BYTES
+        queue = state.large_queue if large else state.queue
         try:
-            reading = read_digit(request.app.state.model, content, name=name)
-        except ImageTooLargeError as error:
-            raise HTTPException(413, str(error)) from None
-        except ImageReadError as error:
-            raise HTTPException(400, str(error)) from None
-        except NoDigitFoundError as error:
-            raise HTTPException(422, str(error)) from None
+            reading = await queue.run(read_content, state.model, content, name, large)
+        except ServerBusyError as error:
+            raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
         return reading_response(reading)
 
     return app
 
 
 def app_from_environment() -> FastAPI:
-    """The app for ``DIGIT_RECOG_MODEL`` and ``DIGIT_RECOG_RUNTIME``: what each uvicorn worker process
-    builds when ``digit-recog serve --workers N`` starts several."""
+    """The app for ``DIGIT_RECOG_MODEL``, ``DIGIT_RECOG_RUNTIME`` and ``DIGIT_RECOG_ALLOWED_HOSTS``
+    (comma-separated): what each uvicorn worker process builds when ``digit-recog serve --workers N``
+    starts several."""
     model_path = Path(os.environ.get("DIGIT_RECOG_MODEL", config.MODEL_PATH))
-    return create_app(model_path=model_path, runtime=os.environ.get("DIGIT_RECOG_RUNTIME", "auto"))
+    hosts = os.environ.get("DIGIT_RECOG_ALLOWED_HOSTS")
+    return create_app(
+        model_path=model_path,
+        runtime=os.environ.get("DIGIT_RECOG_RUNTIME", "auto"),
+        allowed_hosts=hosts.split(",") if hosts else None,
+    )
+
+
+def read_content(model: keras.Model, content: bytes, name: str, large: bool = False) -> DigitReading:
+    """Read the digit in an uploaded file, turning each kind of bad picture into its HTTP status.
+
+    After a large picture, the memory its decoding freed is given back to the system.
+    """
+    try:
+        return read_digit(model, content, name=name)
+    except ImageTooLargeError as error:
+        raise HTTPException(413, str(error)) from None
+    except ImageReadError as error:
+        raise HTTPException(400, str(error)) from None
+    except NoDigitFoundError as error:
+        raise HTTPException(422, str(error)) from None
+    finally:
+        if large:
+            release_freed_memory()
+
+
+def _find_malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to give back this way
+        return None
+
+
+_MALLOC_TRIM = _find_malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Return freed heap memory to the system.
+
+    glibc keeps the tens of megabytes a big picture's decoding freed in its per-thread heaps, so the
+    server's memory would creep up with each one; ``malloc_trim`` hands them back (a few milliseconds).
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+class ServerBusyError(Exception):
+    """Every worker is busy and the queue is full."""
+
+
+class ReadingQueue:
+    """Run blocking reads on at most ``workers`` threads, with at most ``waiting`` more queued.
+
+    Refusing at once when the queue is full, rather than queueing without bound, keeps memory and the
+    wait of the requests already queued bounded whatever the load.
+    """
+
+    def __init__(self, workers: int, waiting: int) -> None:
+        self.limiter = anyio.CapacityLimiter(workers)
+        self.capacity = workers + waiting
+        self.active = 0  # running or waiting; only the event loop's thread changes it
+
+    async def run(self, function, *args):
+        """``function(*args)`` on a worker thread, or ``ServerBusyError`` when the queue is full."""
+        if self.active >= self.capacity:
+            raise ServerBusyError(
+                f"server busy: {self.active} images are being read or waiting; retry in {RETRY_AFTER_S} s"
+            )
+        self.active += 1
+        try:
+            return await anyio.to_thread.run_sync(function, *args, limiter=self.limiter)
+        finally:
+            self.active -= 1
+
+
+@dataclass
+class InFlight:
+    """Requests to a path now in progress (uploading, waiting or being read), and how many may be."""
+
+    limit: int
+    active: int = 0
+
+
+class Admission:
+    """Answer requests to ``path`` 503 with Retry-After, before reading their bodies, while the reading
+    queues' places are all taken by requests in progress.
+
+    Under a flood, parsing uploads that would only be refused afterwards would take the event loop's time
+    from the requests being answered; this refuses them for the cost of their headers.
+    """
+
+    def __init__(self, app: ASGIApp, path: str, in_flight: InFlight) -> None:
+        self.app = app
+        self.path = path
+        self.in_flight = in_flight
+        self.last_release = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight.active >= self.in_flight.limit:
+            message = (
+                f"server busy: {self.in_flight.active} images are being sent, read or waiting; "
+                f"retry in {RETRY_AFTER_S} s"
+            )
+            headers = {"Retry-After": str(RETRY_AFTER_S)}
+            await JSONResponse({"detail": message}, status_code=503, headers=headers)(scope, receive, send)
+            return
+        self.in_flight.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight.active -= 1
+            if self.in_flight.active == 0 and time.monotonic() - self.last_release > IDLE_RELEASE_INTERVAL_S:
+                # Idle: what the last burst freed goes back to the system, so memory returns to its level.
+                self.last_release = time.monotonic()
+                release_freed_memory()
+
+
+class ReceiveTimeout:
+    """Answer 408 and close the connection when a request body sends nothing for ``seconds``.
+
+    Only reads of the body are timed: once it is complete, waiting for a disconnect is not.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_complete = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_complete
+            if body_complete:
+                return await receive()
+            try:
+                with anyio.fail_after(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(  # FastAPI answers it as JSON
+                    408,
+                    f"request body stalled: nothing arrived for {self.seconds:g} s "
+                    "(fewer bytes sent than Content-Length?)",
+                    headers={"Connection": "close"},
+                ) from None
+            body_complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed_receive, send)
 
 
 class BodyLimit:
