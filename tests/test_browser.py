@@ -39,6 +39,10 @@ FOUR = [[(0.58, 0.15), (0.22, 0.6), (0.78, 0.6)], [(0.6, 0.35), (0.6, 0.88)]]
 ZERO = [[(0.5 + 0.24 * sin, 0.5 - 0.34 * cos) for sin, cos in ((0, 1), (0.5, 0.87), (0.87, 0.5), (1, 0),
          (0.87, -0.5), (0.5, -0.87), (0, -1), (-0.5, -0.87), (-0.87, -0.5), (-1, 0), (-0.87, 0.5),
          (-0.5, 0.87), (0, 1))]]  # fmt: skip
+# Styles MNIST's writers rarely used, and a letter
+CROSSED_SEVEN = [*SEVEN, [(0.4, 0.5), (0.7, 0.5)]]
+FLAGGED_ONE = [[(0.35, 0.32), (0.52, 0.15), (0.52, 0.85)]]
+LETTER_A = [[(0.25, 0.85), (0.5, 0.15), (0.75, 0.85)], [(0.35, 0.58), (0.65, 0.58)]]
 
 
 def _require_chromium() -> None:
@@ -147,6 +151,25 @@ def test_drawn_digit_is_read(page, strokes, digit):
     screenshot = os.environ.get("DIGIT_RECOG_SCREENSHOT")
     if screenshot and digit == "7":
         page.screenshot(path=screenshot, full_page=True)
+
+
+@needs_shipped_model
+@pytest.mark.parametrize(("strokes", "digit"), [(CROSSED_SEVEN, "7"), (FLAGGED_ONE, "1")])
+def test_digits_in_other_writers_styles_are_read_and_sure(page, strokes, digit):
+    draw(page, strokes)
+    assert shown_digit(page) == digit
+    assert page.locator("body").get_attribute("data-verdict") == "digit"
+    assert page.locator("#verdict").text_content() == ""
+
+
+@needs_shipped_model
+def test_a_letter_is_not_passed_off_as_a_digit(page):
+    draw(page, LETTER_A)
+    assert page.locator("body").get_attribute("data-verdict") in {"not a digit", "unsure"}
+    assert page.locator("#verdict").text_content() in {
+        "This does not look like a digit.",
+        *(f"Not sure: it looks most like a {digit}." for digit in range(10)),
+    }
 
 
 @needs_shipped_model

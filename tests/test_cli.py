@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from digit_images import (
     SHIPPED_MODEL,
@@ -17,7 +17,7 @@ from digit_images import (
     needs_shipped_model,
     untrained_model_file,
 )
-from digit_recog import __version__, cli, config, model_card
+from digit_recog import __version__, cli, config, drawn, model_card
 
 SCANS = 20
 
@@ -70,7 +70,8 @@ def test_json_lines_parse(capsys, scans, untrained_model):
     records = [json.loads(line) for line in lines]
     assert [record["path"] for record in records] == sorted(labels)
     for record in records:
-        assert set(record) == {"path", "digit", "probabilities", "top"}
+        assert set(record) == {"path", "digit", "verdict", "probabilities", "top"}
+        assert record["verdict"] == "digit"  # a model without thresholds always answers a digit
         assert len(record["probabilities"]) == 10
         assert sum(record["probabilities"]) == pytest.approx(1, abs=1e-4)
         assert [entry["digit"] for entry in record["top"]][0] == record["digit"]
@@ -192,3 +193,22 @@ def test_a_lab_image_in_a_folder_does_not_stop_the_files_after_it(capsys, tmp_pa
     assert [line.split(": ")[0] for line in lines] == [str(tmp_path / "c_seven.png")]
     assert "a_lab.tif: no digit found" in errors
     assert "b_nan.tif has pixels that are not finite numbers" in errors
+
+
+@needs_shipped_model
+def test_the_shipped_model_says_when_it_is_not_a_digit_or_unsure(capsys, tmp_path):
+    """The thresholds beside the shipped model turn a letter into "not a digit" and keep a clean 7 a 7."""
+    draw_digit("7").save(tmp_path / "a_seven.png")
+    letter = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(letter).text(
+        (140, 140), "K", fill=0, font=ImageFont.truetype(str(drawn.font_files()[0]), 200), anchor="mm"
+    )
+    letter.save(tmp_path / "b_letter.png")
+    status, lines, _ = run_cli(capsys, "predict", str(tmp_path), "--json")
+    assert status == 0
+    records = {Path(record["path"]).name: record for record in map(json.loads, lines)}
+    assert records["a_seven.png"]["digit"] == 7 and records["a_seven.png"]["verdict"] == "digit"
+    assert records["a_seven.png"]["top"][0]["probability"] >= 0.97  # calibrated: a clean digit reads as sure
+    assert records["b_letter.png"]["verdict"] in {"not a digit", "unsure"}
+    _, text_lines, _ = run_cli(capsys, "predict", str(tmp_path / "b_letter.png"))
+    assert "not a digit" in text_lines[0] or "(unsure)" in text_lines[0]

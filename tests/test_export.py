@@ -23,6 +23,7 @@ from digit_recog.modeling.export import (
     UnknownFormatError,
     export_model,
     export_model_file,
+    thresholds_path,
 )
 from digit_recog.reading import runtimes
 from digit_recog.reading.predict import load_reader, load_trained_model, predict_probabilities, read_digit
@@ -206,7 +207,8 @@ def test_existing_output_is_kept_without_force_and_replaced_with_it(format_name,
         assert (out / "saved_model.pb").is_file() and not (out / "keep.txt").exists()
     else:
         assert load_exported_model(out).predict(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)
-    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary files left behind
+    # no temporary files left behind: the export and the verdict thresholds that travel with it
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, thresholds_path(out).name])
 
 
 @needs_shipped_model

@@ -67,7 +67,8 @@ def test_prediction_has_digit_probabilities_top_three_and_the_image_seen(client)
     response = predict(client, encode(draw_digit("7")))
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"digit", "probabilities", "top", "preprocessed"}
+    assert set(body) == {"digit", "verdict", "probabilities", "top", "preprocessed"}
+    assert body["verdict"] in {"digit", "unsure", "not a digit"}
     assert len(body["probabilities"]) == 10 and sum(body["probabilities"]) == pytest.approx(1, abs=1e-4)
     assert [entry["digit"] for entry in body["top"]][0] == body["digit"]
     probabilities = [entry["probability"] for entry in body["top"]]

@@ -140,6 +140,9 @@ def _predict(arguments: argparse.Namespace) -> int:
         model = _load_model_or_none(arguments.model, arguments.runtime)
         if model is None:
             return EXIT_USAGE
+        arguments.thresholds = _thresholds_or_none(arguments.model)
+        if arguments.thresholds is False:
+            return EXIT_USAGE
         with _progress_bar(len(paths), arguments.progress) as progress:
             read = _read_numbers if arguments.number else _read_digits
             for line, error in read(model, paths, arguments, pool):
@@ -166,7 +169,10 @@ def _read_digits(model, paths: list[Path], arguments: argparse.Namespace, pool) 
             if error is not None:
                 yield None, error
             else:
-                yield _digit_line(path, next(probabilities), arguments.top, arguments.json), None
+                line = _digit_line(
+                    path, next(probabilities), arguments.top, arguments.json, arguments.thresholds
+                )
+                yield line, None
 
 
 def _predict_batch(model, images):
@@ -185,7 +191,8 @@ def _read_numbers(model, paths: list[Path], arguments: argparse.Namespace, pool)
 
     for path in paths:
         try:
-            yield _number_line(path, read_number(model, path), arguments.json), None
+            reading = read_number(model, path, thresholds=arguments.thresholds)
+            yield _number_line(path, reading, arguments.json), None
         except PreprocessError as error:
             yield None, str(error)
 
@@ -244,6 +251,18 @@ def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
+def _thresholds_or_none(model_path: Path):
+    """The verdict thresholds saved beside the model (None when it has none), or False after complaining
+    that the file is damaged."""
+    from digit_recog.reading.verdict import load_thresholds
+
+    try:
+        return load_thresholds(model_path)
+    except ValueError as error:
+        _complain(str(error))
+        return False
+
+
 def _load_model_or_none(path: Path, runtime: str = "auto"):
     """The exported model to read with (see ``runtimes.exported_reader``), else the Keras model; None after
     complaining when neither loads. Keras is imported only when it is the one that reads."""
@@ -265,22 +284,27 @@ def _load_model_or_none(path: Path, runtime: str = "auto"):
         return None
 
 
-def _digit_line(path: Path, probabilities, top: int, as_json: bool) -> str:
+def _digit_line(path: Path, probabilities, top: int, as_json: bool, thresholds=None) -> str:
+    from digit_recog.reading.verdict import NOT_A_DIGIT, UNSURE, verdict
+
     ranked = [
         (int(digit), float(probabilities[digit])) for digit in probabilities.argsort()[::-1][: max(top, 1)]
     ]
     digit = int(probabilities.argmax())
+    judged = verdict(probabilities, thresholds)
     if as_json:
         return json.dumps(
             {
                 "path": str(path),
                 "digit": digit,
+                "verdict": judged,
                 "probabilities": _rounded(probabilities),
                 "top": [{"digit": digit, "probability": round(p, 6)} for digit, p in ranked],
             }
         )
     listed = ", ".join(f"{digit} {p:.1%}" for digit, p in ranked)
-    return f"{path}: {digit}  ({listed})"
+    answer = {UNSURE: f"{digit}? (unsure)", NOT_A_DIGIT: "not a digit"}.get(judged, str(digit))
+    return f"{path}: {answer}  ({listed})"
 
 
 def _number_line(path: Path, reading: NumberReading, as_json: bool) -> str:
@@ -290,12 +314,17 @@ def _number_line(path: Path, reading: NumberReading, as_json: bool) -> str:
                 "path": str(path),
                 "number": reading.text,
                 "digits": [digit.digit for digit in reading.digits],
+                "verdicts": [digit.verdict for digit in reading.digits],
                 "confidences": [round(float(digit.probabilities.max()), 6) for digit in reading.digits],
                 "probabilities": [_rounded(digit.probabilities) for digit in reading.digits],
                 "boxes": [list(box) for box in reading.boxes],
             }
         )
-    listed = ", ".join(f"{digit.digit} {digit.probabilities.max():.1%}" for digit in reading.digits)
+    listed = ", ".join(
+        f"{digit.digit} {digit.probabilities.max():.1%}"
+        + ("" if digit.verdict == "digit" else f" {digit.verdict}")
+        for digit in reading.digits
+    )
     return f"{path}: {reading.text}  ({listed})"
 
 
@@ -335,7 +364,7 @@ def _add_serve_command(subcommands: argparse._SubParsersAction) -> None:
 
 def _serve(arguments: argparse.Namespace) -> int:
     model = _load_model_or_none(arguments.model, arguments.runtime)  # checked before "serving on"
-    if model is None:
+    if model is None or _thresholds_or_none(arguments.model) is False:
         return EXIT_USAGE
     if arguments.workers < 1:
         _complain(f"--workers must be at least 1, got {arguments.workers}")

@@ -112,7 +112,16 @@ def export_model_file(
     import keras
 
     model = keras.saving.load_model(model_path)
-    return export_model(model, format_name, out, force=force, source_sha256=file_sha256(model_path))
+    written = export_model(model, format_name, out, force=force, source_sha256=file_sha256(model_path))
+    if thresholds_path(model_path).is_file():  # the reader's verdicts travel with the model
+        with atomic_path(thresholds_path(written)) as tmp_path:
+            shutil.copyfile(thresholds_path(model_path), tmp_path)
+    return written
+
+
+def thresholds_path(model_path: Path) -> Path:
+    """Where the reader's verdict thresholds for the model at ``model_path`` are kept: beside it."""
+    return Path(model_path).with_suffix(".thresholds.json")
 
 
 def check_format(format_name: str) -> None:

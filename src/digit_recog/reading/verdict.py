@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from digit_recog.artifacts import parse_json, write_json
+from digit_recog.modeling.export import thresholds_path
 
 DIGIT, UNSURE, NOT_A_DIGIT = "digit", "unsure", "not a digit"
 VERDICTS = (DIGIT, UNSURE, NOT_A_DIGIT)
@@ -69,11 +70,6 @@ def choose_thresholds(
     sure = np.flatnonzero(running_accuracy >= sure_accuracy)
     unsure_below = float(top[order][sure[-1]]) if len(sure) else 1.0
     return Thresholds(not_a_digit_below, max(unsure_below, not_a_digit_below))
-
-
-def thresholds_path(model_path: Path) -> Path:
-    """Where the thresholds of the model at ``model_path`` are kept: beside it."""
-    return Path(model_path).with_suffix(".thresholds.json")
 
 
 def save_thresholds(thresholds: Thresholds, model_path: Path, **details) -> Path:

@@ -5,7 +5,7 @@ Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds i
     GET  /              the drawing page (static/index.html)
     GET  /health        {"status", "model", "version", "model_version", "model_sha256"}
                         (the package's version; the model's version, or "unversioned", and SHA-256)
-    POST /api/predict   multipart field ``image`` -> digit, probabilities, top 3, preprocessed image
+    POST /api/predict   multipart field ``image`` -> digit, verdict, probabilities, top 3, preprocessed image
     GET  /openapi.json  the API's schema (the interactive /docs page is off: it loads its scripts from a CDN)
 
 Under load and bad input it holds up: at most ``WORKERS`` images are decoded and read at once and
@@ -46,6 +46,7 @@ from digit_recog.reading.image import (
     decoded_bytes,
 )
 from digit_recog.reading.predict import DigitReading, load_reader, predict_digits, read_digit
+from digit_recog.reading.verdict import Thresholds, load_thresholds
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -106,6 +107,7 @@ def create_app(
         predict_digits(loaded, np.zeros((1, config.IMAGE_SIZE, config.IMAGE_SIZE), np.uint8))  # warm-up
         app.state.model = loaded
         app.state.model_version = model_version(Path(model_path))
+        app.state.thresholds = load_thresholds(Path(model_path))
         yield
 
     app = FastAPI(
@@ -170,7 +172,7 @@ def create_app(
         large = LARGE_PICTURE_BYTES < decoded_bytes(content) <= MAX_DECODED_BYTES
         queue = state.large_queue if large else state.queue
         try:
-            reading = await queue.run(read_content, state.model, content, name, large)
+            reading = await queue.run(read_content, state.model, content, name, large, state.thresholds)
         except ServerBusyError as error:
             raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
         return reading_response(reading)
@@ -191,13 +193,15 @@ def app_from_environment() -> FastAPI:
     )
 
 
-def read_content(model: keras.Model, content: bytes, name: str, large: bool = False) -> DigitReading:
+def read_content(
+    model: keras.Model, content: bytes, name: str, large: bool = False, thresholds: Thresholds | None = None
+) -> DigitReading:
     """Read the digit in an uploaded file, turning each kind of bad picture into its HTTP status.
 
     After a large picture, the memory its decoding freed is given back to the system.
     """
     try:
-        return read_digit(model, content, name=name)
+        return read_digit(model, content, name=name, thresholds=thresholds)
     except ImageTooLargeError as error:
         raise HTTPException(413, str(error)) from None
     except ImageReadError as error:
@@ -375,9 +379,10 @@ class BodyLimit:
 
 
 def reading_response(reading: DigitReading) -> dict:
-    """The JSON body for one reading: digit, ten probabilities, the top three, the image seen."""
+    """The JSON body for one reading: digit, verdict, ten probabilities, the top three, the image seen."""
     return {
         "digit": reading.digit,
+        "verdict": reading.verdict,
         "probabilities": [round(float(p), 6) for p in reading.probabilities],
         "top": [{"digit": digit, "probability": round(p, 6)} for digit, p in reading.top(TOP_K)],
         "preprocessed": png_data_url(reading.image),

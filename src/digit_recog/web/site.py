@@ -12,12 +12,15 @@ git-ignored cache so later exports work offline; nothing is downloaded when the 
 import shutil
 import subprocess
 import tarfile
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
 
 from digit_recog import config
+from digit_recog.artifacts import write_json
 from digit_recog.modeling.export import ExportError, export_model, file_sha256, refuse_existing, write_output
+from digit_recog.reading.verdict import load_thresholds
 
 STATIC_DIR = Path(__file__).parent / "static"
 ONNXRUNTIME_WEB = "onnxruntime-web@1.30.0"
@@ -43,6 +46,7 @@ def export_site(model_path: Path, out: Path, force: bool = False) -> Path:
     refuse_existing(out, force)
     runtime_files = onnxruntime_web_files()
     model = keras.saving.load_model(model_path)
+    thresholds = load_thresholds(model_path)
 
     def write(folder: Path) -> None:
         static = folder / "static"
@@ -54,6 +58,8 @@ def export_site(model_path: Path, out: Path, force: bool = False) -> Path:
         for path in runtime_files:
             shutil.copy(path, static / "ort" / path.name)
         export_model(model, "onnx", static / "model.onnx", source_sha256=file_sha256(model_path))
+        if thresholds is not None:  # the page judges its readings as the server does
+            write_json(asdict(thresholds), static / "thresholds.json")
 
     return write_output(out, force, write, is_folder=True)
 

@@ -8,6 +8,7 @@ const STROKE_WIDTH = 22; // in canvas pixels; about MNIST's stroke-to-digit rati
 const canvas = document.getElementById("pad");
 const context = canvas.getContext("2d");
 const digitOutput = document.getElementById("digit");
+const verdictLine = document.getElementById("verdict");
 const topList = document.getElementById("top");
 const seenImage = document.getElementById("seen");
 const statusLine = document.getElementById("status");
@@ -110,14 +111,24 @@ function describeError(status, body) {
   return detail;
 }
 
+// What the verdict (src/digit_recog/reading/verdict.py) means, in words.
+function describeVerdict(result) {
+  if (result.verdict === "not a digit") return "This does not look like a digit.";
+  if (result.verdict === "unsure") return `Not sure: it looks most like a ${result.digit}.`;
+  return "";
+}
+
 function showResult(result) {
   topList.replaceChildren();
   if (!result) {
     digitOutput.textContent = "–";
+    verdictLine.textContent = "";
     seenImage.hidden = true;
     return;
   }
-  digitOutput.textContent = String(result.digit);
+  digitOutput.textContent = result.verdict === "not a digit" ? "–" : String(result.digit);
+  verdictLine.textContent = describeVerdict(result);
+  document.body.dataset.verdict = result.verdict || "digit";
   for (const { digit, probability } of result.top) {
     const item = document.createElement("li");
     const label = document.createElement("span");

@@ -6,6 +6,7 @@
 
 (() => {
   const MODEL_URL = "static/model.onnx";
+  const THRESHOLDS_URL = "static/thresholds.json"; // written beside the model when it has verdict thresholds
   const WORKING_SIZE = 1024;
   const IMAGE_SIZE = 28;
   const DIGIT_BOX_SIZE = 20;
@@ -486,11 +487,28 @@
     ranked.sort((a, b) => b.probability - a.probability || a.digit - b.digit);
     const body = {
       digit: probabilities.indexOf(Math.max(...probabilities)),
+      verdict: verdictOf(probabilities, await thresholds()),
       probabilities: probabilities.map(rounded),
       top: ranked.slice(0, TOP_K),
       preprocessed: pngDataUrl(pixels),
     };
     return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
+  }
+
+  let thresholdsLoaded = null;
+  // The thresholds the server uses (src/digit_recog/reading/verdict.py); none: every reading is a "digit".
+  function thresholds() {
+    thresholdsLoaded ??= fetch(THRESHOLDS_URL)
+      .then((response) => (response.ok ? response.json() : null))
+      .catch(() => null);
+    return thresholdsLoaded;
+  }
+
+  function verdictOf(probabilities, limits) {
+    if (!limits) return "digit";
+    const top = Math.max(...probabilities);
+    if (top < limits.not_a_digit_below) return "not a digit";
+    return top < limits.unsure_below ? "unsure" : "digit";
   }
 
   window.readLocally = readLocally;
