@@ -27,12 +27,14 @@ WRITTEN_BY = {
     "metrics": "notebooks/04_evaluate.ipynb",
     "training": "notebooks/03_train.ipynb",
     "other_writers": "notebooks/08_robustness.ipynb",
+    "reading": "notebooks/08_robustness.ipynb",
     "benchmark": "`make bench`",
 }
 REQUIRED_KEYS = {
     "metrics": ("preset", "test_accuracy", "test_errors", "test_samples", "test_loss", "validation_accuracy"),
     "training": ("preset", "train_seconds", "val_images", "train_config"),
     "other_writers": ("images", "accuracy"),
+    "reading": ("calibration", "styles_set", "verdicts", "non_digits"),
     "benchmark": ("baseline", "presets", "machine", "settings"),
 }
 
@@ -44,6 +46,7 @@ class ReportPaths:
     metrics: Path = config.METRICS_PATH
     training: Path = config.TRAINING_SUMMARY_PATH
     other_writers: Path = config.OTHER_WRITERS_PATH
+    reading: Path = config.READING_REPORT_PATH
     benchmark: Path = lab_paths.BENCHMARK_PATH
 
     @classmethod
@@ -110,6 +113,7 @@ def render(reports: dict[str, dict]) -> str:
             _percent(other_writers["accuracy"].get("shipped")),
             _percent(other_writers["accuracy"].get("original_recipe")),
         ),
+        *_reading_rows(reports["reading"]),
         ("parameters", _count(metrics.get("parameters")), _count(baseline_parameters(baseline))),
         ("training time", _shipped_training_time(training, benchmark), _baseline_training_time(baseline)),
     ]
@@ -117,6 +121,28 @@ def render(reports: dict[str, dict]) -> str:
         [readme_blocks.markdown_row(rows[0]), "|---|---|---|", *map(readme_blocks.markdown_row, rows[1:])]
     )
     return table + "\n\n" + _caption(metrics, training, benchmark) + "\n"
+
+
+def _reading_rows(reading: dict) -> list[tuple[str, str, str]]:
+    """How honestly the shipped model reads: calibration on test, the styles set, and its verdicts."""
+    test = next(row for row in reading["calibration"] if row["set"] == "test")
+    verdicts = reading["verdicts"]
+    flagged = {name: shares.get("not a digit", 0.0) for name, shares in verdicts.items()}
+    styles = reading["styles_set"]
+    return [
+        (
+            "expected calibration error on the test set (0 = probabilities mean what they say)",
+            f"{test['ECE after']:.3f} (before calibration: {test['ECE before']:.3f})",
+            "–",
+        ),
+        (f"accuracy on {styles['digits']} drawn digits in other writers' styles (`08_robustness`)",
+         _percent(styles["accuracy"]), "–"),
+        (
+            f"answered \"not a digit\": {reading['non_digits']} non-digits / MNIST test / other writers",
+            " / ".join(f"{flagged[name]:.2%}" for name in ("non-digits, all", "MNIST test", "other writers")),
+            "–",
+        ),
+    ]  # fmt: skip
 
 
 def baseline_parameters(baseline: dict) -> int | None:

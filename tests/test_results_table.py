@@ -32,6 +32,16 @@ def fake_reports() -> dict[str, dict]:
             "train_config": {"seed": 43},
         },
         "other_writers": {"images": 1797, "accuracy": {"shipped": 0.95321, "original_recipe": 0.8811}},
+        "reading": {
+            "calibration": [{"set": "test", "ECE before": 0.1013, "ECE after": 0.0017}],
+            "styles_set": {"digits": 312, "accuracy": 0.99679},
+            "verdicts": {
+                "non-digits, all": {"digit": 0.05, "unsure": 0.04, "not a digit": 0.91},
+                "MNIST test": {"digit": 0.99, "unsure": 0.005, "not a digit": 0.0051},
+                "other writers": {"digit": 0.9, "unsure": 0.07, "not a digit": 0.0311},
+            },
+            "non_digits": 480,
+        },
         "benchmark": {
             "baseline": {
                 "description": "The original CNN (100,000 parameters, Adam).",
@@ -118,6 +128,15 @@ def test_render_leaves_out_what_the_reports_do_not_have():
     assert rows[next(label for label in rows if label.startswith("accuracy on other"))] == ["95.32%", "–"]
     assert rows["parameters"] == ["–", "–"]
     assert rows["training time"] == ["88 s (`03_train` run)", "60 s (benchmark)"]
+    assert rows["accuracy on 312 drawn digits in other writers' styles (`08_robustness`)"] == ["99.68%", "–"]
+    assert rows['answered "not a digit": 480 non-digits / MNIST test / other writers'] == [
+        "91.00% / 0.51% / 3.11%",
+        "–",
+    ]
+    assert rows["expected calibration error on the test set (0 = probabilities mean what they say)"] == [
+        "0.002 (before calibration: 0.101)",
+        "–",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -126,6 +145,7 @@ def test_render_leaves_out_what_the_reports_do_not_have():
         ("metrics", "notebooks/04_evaluate.ipynb"),
         ("training", "notebooks/03_train.ipynb"),
         ("other_writers", "notebooks/08_robustness.ipynb"),
+        ("reading", "notebooks/08_robustness.ipynb"),
         ("benchmark", "make bench"),
     ],
 )

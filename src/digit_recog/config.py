@@ -58,6 +58,7 @@ ROBUSTNESS_FIGURE = FIGURES_DIR / "robustness.png"
 ROBUSTNESS_EXAMPLES_FIGURE = FIGURES_DIR / "robustness_examples.png"
 OTHER_WRITERS_FIGURE = FIGURES_DIR / "other_writers.png"
 OTHER_WRITERS_PATH = REPORTS_DIR / "other_writers.json"  # accuracy on them, for the README's table
+READING_REPORT_PATH = REPORTS_DIR / "reading.json"  # calibration, the styles set, verdicts (08_robustness)
 WEB_APP_FIGURE = PROJECT_ROOT / "figures" / "web_app.png"  # written only by DIGIT_RECOG_SCREENSHOT runs
 
 SEED = 42
