@@ -122,15 +122,29 @@ def render_card(record: dict, reports: dict, robustness: pd.DataFrame | None) ->
     lines += _calibration_lines(training, metrics, train.get("label_smoothing"))
     lines += ["", "## Limits and known failures", ""]
     lines += _robustness_limits(robustness)
+    lines += _reading_limits(reports.get("reading"))
     lines += [
-        "- Digits in styles MNIST's American writers rarely used (a crossed 7, a 1 with a long flag or a",
-        "  foot, an open 4) and other writers' digits in general are read less well than MNIST's own: see",
-        "  the other writers' accuracy above.",
-        "- Several digits in one image must be read with `--number` (touching digits are not split), and a",
-        "  letter, a scribble or noise is still answered with a digit.",
+        "- Other writers' digits are read less well than MNIST's own: see the other writers' accuracy above.",
+        "- Several digits in one image must be read with `--number`; digits that overlap heavily may not be",
+        "  cut apart.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _reading_limits(reading: dict | None) -> list[str]:
+    """What ``08_robustness`` measured of the verdicts: how many non-digits and real digits they flag."""
+    if reading is None:
+        return ["- Verdicts not measured for this model: rerun `08_robustness`."]
+    flagged = {name: shares.get("not a digit", 0.0) for name, shares in reading["verdicts"].items()}
+    unsure = {name: shares.get("unsure", 0.0) for name, shares in reading["verdicts"].items()}
+    caught, test, other = (flagged[name] for name in ("non-digits, all", "MNIST test", "other writers"))
+    return [
+        f'- "Not a digit" caught {caught:.1%} of {reading["non_digits"]} non-digits of kinds it never saw '
+        f"(letters, scribbles, shapes, noise), and {test:.2%} of MNIST's test digits and {other:.2%} of "
+        f"other writers' digits; another {unsure['other writers']:.1%} of other writers' digits came out "
+        '"unsure".'
+    ]
 
 
 def _calibration_lines(training: dict, metrics: dict, label_smoothing) -> list[str]:
@@ -187,6 +201,8 @@ def update(check: bool = False) -> int:
         "metrics": read_json(config.METRICS_PATH, "04_evaluate.ipynb"),
         "other_writers": read_json(config.OTHER_WRITERS_PATH, "08_robustness.ipynb"),
     }
+    if config.READING_REPORT_PATH.is_file():
+        reports["reading"] = read_json(config.READING_REPORT_PATH, "08_robustness.ipynb")
     today = datetime.now(timezone.utc).date().isoformat()
     new_record = next_record(record, sha256_of(config.MODEL_PATH), reports["training"]["preset"], today)
     robustness = pd.read_csv(config.ROBUSTNESS_CSV_PATH) if config.ROBUSTNESS_CSV_PATH.is_file() else None
