@@ -17,7 +17,7 @@ from digit_images import (
     needs_shipped_model,
     untrained_model_file,
 )
-from digit_recog import __version__, cli, config, drawn, model_card
+from digit_recog import __version__, artifacts, cli, config, drawn
 
 SCANS = 20
 
@@ -169,7 +169,7 @@ def test_version_names_the_package_and_the_shipped_model(capsys):
     assert exited.value.code == 0
     printed = capsys.readouterr().out
     assert printed.startswith(f"digit-recog {__version__}; model ")
-    assert model_card.sha256_of(config.MODEL_PATH) in printed
+    assert artifacts.file_sha256(config.MODEL_PATH) in printed
 
 
 def test_runs_lists_the_shipped_model_and_each_run(capsys, tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from digit_recog import config, model_card
+from digit_recog import artifacts, config, model_card
 
 COMMITTED_MODEL = config.PROJECT_ROOT / "models" / "digit_recog_mnist_cnn.keras"
 COMMITTED_RECORD = config.PROJECT_ROOT / "models" / "model_version.json"
@@ -26,7 +26,7 @@ def test_the_committed_model_is_the_recorded_one_and_any_other_file_is_unversion
     record = json.loads(COMMITTED_RECORD.read_text())
     assert model_card.model_version(COMMITTED_MODEL, COMMITTED_RECORD) == {
         "version": str(record["version"]),
-        "sha256": model_card.sha256_of(COMMITTED_MODEL),
+        "sha256": artifacts.file_sha256(COMMITTED_MODEL),
     }
     other = tmp_path / "other.keras"
     other.write_bytes(b"not the shipped model")

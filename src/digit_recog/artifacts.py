@@ -1,5 +1,6 @@
 """Files that notebooks hand to each other: atomic writes and clear errors when one is missing."""
 
+import hashlib
 import json
 import os
 import tempfile
@@ -79,3 +80,12 @@ def shown_path(path: Path) -> str:
         except ValueError:
             continue
     return str(path)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file at ``path``, as hex, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

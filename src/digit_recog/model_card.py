@@ -8,7 +8,6 @@ version goes up by one; then ``models/MODEL_CARD.md`` is rendered from the repor
 """
 
 import argparse
-import hashlib
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,18 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from digit_recog import __version__, config
-from digit_recog.artifacts import atomic_path, read_json, shown_path, write_json
+from digit_recog.artifacts import atomic_path, file_sha256, read_json, shown_path, write_json
 
 UNVERSIONED = "unversioned"
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of the file at ``path``, in hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_version(
@@ -38,7 +28,7 @@ def model_version(
     The version is the recorded one when the file is the recorded shipped model, else ``"unversioned"``
     (a model of your own, or a shipped model retrained and not yet recorded by ``make run``).
     """
-    sha256 = sha256_of(model_path)
+    sha256 = file_sha256(model_path)
     record = read_json(record_path, "03_train.ipynb") if Path(record_path).is_file() else {}
     version = record.get("version") if record.get("sha256") == sha256 else None
     return {"version": str(version) if version is not None else UNVERSIONED, "sha256": sha256}
@@ -204,7 +194,7 @@ def update(check: bool = False) -> int:
     if config.READING_REPORT_PATH.is_file():
         reports["reading"] = read_json(config.READING_REPORT_PATH, "08_robustness.ipynb")
     today = datetime.now(timezone.utc).date().isoformat()
-    new_record = next_record(record, sha256_of(config.MODEL_PATH), reports["training"]["preset"], today)
+    new_record = next_record(record, file_sha256(config.MODEL_PATH), reports["training"]["preset"], today)
     robustness = pd.read_csv(config.ROBUSTNESS_CSV_PATH) if config.ROBUSTNESS_CSV_PATH.is_file() else None
     card = render_card(new_record, reports, robustness)
     current = new_record == record and card_path.is_file() and card_path.read_text() == card

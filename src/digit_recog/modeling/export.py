@@ -8,7 +8,6 @@ float32, and returns the ten softmax probabilities. An ONNX file also records th
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from digit_recog import config
-from digit_recog.artifacts import atomic_path, shown_path
+from digit_recog.artifacts import atomic_path, file_sha256, shown_path
 
 if TYPE_CHECKING:  # Keras takes seconds to import; reading with an exported model needs none of it
     import keras
@@ -185,15 +184,6 @@ def write_output(out: Path, force: bool, write: Callable[[Path], None], is_folde
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of the file at ``path``, as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _record_source_hash(onnx_path: Path, source_sha256: str) -> None:
