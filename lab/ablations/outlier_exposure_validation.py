@@ -17,6 +17,7 @@ import numpy as np
 from digit_recog import config, data, drawn
 from digit_recog.modeling import calibration, train
 from digit_recog.modeling.presets import get_preset
+from digit_recog.reading.image import preprocess_batch
 from digit_recog.reading.predict import predict_probabilities
 
 
@@ -24,7 +25,7 @@ def main(preset_name: str, outliers: int, seed: int) -> dict:
     (images, labels), _ = data.load_mnist()
     train_indices, val_indices = data.load_split(config.SPLIT_PATH)
     outlier_images = _non_digits(outliers, seed=1, part="training") if outliers else None
-    val_non_digits, found = drawn.model_inputs(drawn.non_digit_set(60, seed=11, part="training"))
+    val_non_digits, found = preprocess_batch(drawn.non_digit_set(60, seed=11, part="training").pictures)
     preset = get_preset(preset_name, seed=seed)
     model = preset.build(seed=seed)
     result = train.train_model(
@@ -48,7 +49,7 @@ def main(preset_name: str, outliers: int, seed: int) -> dict:
 
 
 def _non_digits(count: int, seed: int, part: str) -> np.ndarray:
-    images, found = drawn.model_inputs(drawn.non_digit_set(count // 4, seed=seed, part=part))
+    images, found = preprocess_batch(drawn.non_digit_set(count // 4, seed=seed, part=part).pictures)
     return images[found]
 
 

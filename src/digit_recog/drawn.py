@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from digit_recog.reading.image import NoDigitFoundError, preprocess_array
+from digit_recog.reading.image import preprocess_batch
 
 CANVAS = 280
 Stroke = list[tuple[float, float]]  # points in a unit box, x to the right, y down
@@ -82,26 +82,12 @@ class DrawnSet:
     kinds: np.ndarray
 
 
-def model_inputs(drawn: DrawnSet) -> tuple[np.ndarray, np.ndarray]:
-    """Each picture brought to MNIST's layout as the reader does, and whether it found a digit at all
-    (a near-blank picture has none: the reader answers "no digit found", its input here is all zeros)."""
-    images, found = [], []
-    for picture in drawn.pictures:
-        try:
-            images.append(preprocess_array(picture))
-            found.append(True)
-        except NoDigitFoundError:
-            images.append(np.zeros((28, 28), np.uint8))
-            found.append(False)
-    return np.stack(images), np.array(found)
-
-
 def outlier_exposure_images(count: int, seed: int = 1) -> np.ndarray:
     """``count`` non-digits (about; near-blank ones without ink are left out) in MNIST's layout, from the
     *training* part of the non-digit set, for outlier exposure: (N, 28, 28) uint8."""
     if count <= 0:
         return np.zeros((0, 28, 28), np.uint8)
-    images, found = model_inputs(non_digit_set(-(-count // 4), seed=seed, part="training"))
+    images, found = preprocess_batch(non_digit_set(-(-count // 4), seed=seed, part="training").pictures)
     return images[found][:count]
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 from scipy import ndimage
 
 from digit_recog.artifacts import atomic_path, write_json
-from digit_recog.reading.image import NoDigitFoundError, preprocess_array
+from digit_recog.reading.image import preprocess_array, preprocess_batch
 
 Perturbation = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
@@ -136,22 +136,6 @@ def perturb(images: np.ndarray, kind: str, strength: float, seed: int = 0) -> np
     if kind not in PERTURBATIONS:
         raise ValueError(f"unknown perturbation {kind!r}; expected one of {sorted(PERTURBATIONS)}")
     return PERTURBATIONS[kind].function(images, strength, np.random.default_rng(seed))
-
-
-def preprocess_batch(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``preprocess_array`` over a batch; images where no digit is found are left black.
-
-    Returns:
-        ``(preprocessed_images, found)`` where ``found`` is a boolean mask of the images that kept a digit.
-    """
-    processed = np.zeros((len(images), 28, 28), dtype=np.uint8)
-    found = np.ones(len(images), dtype=bool)
-    for index, image in enumerate(images):
-        try:
-            processed[index] = preprocess_array(image)
-        except NoDigitFoundError:
-            found[index] = False
-    return processed, found
 
 
 def robustness_table(

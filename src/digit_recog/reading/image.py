@@ -512,6 +512,22 @@ def preprocess_array(pixels: np.ndarray) -> np.ndarray:
     return to_mnist_layout(ink_image(pixels))
 
 
+def preprocess_batch(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``preprocess_array`` over a batch; images where no digit is found are left black.
+
+    Returns:
+        ``(preprocessed_images, found)`` where ``found`` is a boolean mask of the images that kept a digit.
+    """
+    processed = np.zeros((len(images), 28, 28), dtype=np.uint8)
+    found = np.ones(len(images), dtype=bool)
+    for index, image in enumerate(images):
+        try:
+            processed[index] = preprocess_array(image)
+        except NoDigitFoundError:
+            found[index] = False
+    return processed, found
+
+
 def preprocess_image(source: ImageSource, name: str | None = None) -> np.ndarray:
     """MNIST-style 28x28 uint8 input (light ink on black) from any image file Pillow reads.
 
