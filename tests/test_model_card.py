@@ -10,16 +10,39 @@ COMMITTED_MODEL = config.PROJECT_ROOT / "models" / "digit_recog_mnist_cnn.keras"
 COMMITTED_RECORD = config.PROJECT_ROOT / "models" / "model_version.json"
 
 
-def test_the_version_goes_up_only_when_the_model_file_changes():
-    record = {"version": 3, "sha256": "abc", "released": "2026-11-26", "preset": "default"}
-    assert model_card.next_record(record, "abc", "default", "2026-12-01") == record
-    assert model_card.next_record(record, "def", "default", "2026-12-01") == {
+def test_the_version_goes_up_only_when_the_network_or_weights_change():
+    record = {
+        "version": 3,
+        "sha256": "abc",
+        "content_sha256": "net",
+        "released": "2026-11-26",
+        "preset": "default",
+    }
+    assert model_card.next_record(record, "abc", "net", "default", "2026-12-01") == record
+    # the same weights saved again: another file (Keras stamps the date), the same version
+    assert model_card.next_record(record, "xyz", "net", "default", "2026-12-01") == record | {"sha256": "xyz"}
+    assert model_card.next_record(record, "def", "other", "default", "2026-12-01") == {
         "version": 4,
         "sha256": "def",
+        "content_sha256": "other",
         "released": "2026-12-01",
         "preset": "default",
     }
-    assert model_card.next_record({}, "abc", "default", "2026-12-01")["version"] == 1
+    assert model_card.next_record({}, "abc", "net", "default", "2026-12-01")["version"] == 1
+    # a record from before content digests: its file's SHA-256 vouches for the content
+    old = {"version": 6, "sha256": "abc", "released": "2026-11-30", "preset": "default"}
+    assert model_card.next_record(old, "abc", "net", "default", "2026-12-01") == old | {
+        "content_sha256": "net"
+    }
+
+
+def test_the_same_weights_saved_twice_have_one_content_digest(tmp_path):
+    import keras
+
+    model = keras.saving.load_model(COMMITTED_MODEL)
+    model.save(tmp_path / "a.keras")
+    model.save(tmp_path / "b.keras")
+    assert model_card.content_sha256(tmp_path / "a.keras") == model_card.content_sha256(tmp_path / "b.keras")
 
 
 def test_the_committed_model_is_the_recorded_one_and_any_other_file_is_unversioned(tmp_path):

@@ -8,7 +8,10 @@ version goes up by one; then ``models/MODEL_CARD.md`` is rendered from the repor
 """
 
 import argparse
+import hashlib
+import json
 import sys
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,23 +28,64 @@ def model_version(
 ) -> dict:
     """``{"version": ..., "sha256": ...}`` of the model file at ``model_path``.
 
-    The version is the recorded one when the file is the recorded shipped model, else ``"unversioned"``
-    (a model of your own, or a shipped model retrained and not yet recorded by ``make run``).
+    The version is the recorded one when the file holds the recorded shipped model (the same file, or the
+    same network and weights saved again), else ``"unversioned"`` (a model of your own, or a retrained
+    model not yet recorded by ``make run``).
     """
     sha256 = file_sha256(model_path)
     record = read_json(record_path, "03_train.ipynb") if Path(record_path).is_file() else {}
-    version = record.get("version") if record.get("sha256") == sha256 else None
-    return {"version": str(version) if version is not None else UNVERSIONED, "sha256": sha256}
+    same = record.get("sha256") == sha256 or record.get("content_sha256") == content_sha256(model_path)
+    return {
+        "version": str(record["version"]) if same and "version" in record else UNVERSIONED,
+        "sha256": sha256,
+    }
 
 
-def next_record(record: dict, sha256: str, preset: str, today: str) -> dict:
-    """The version record for a shipped model with ``sha256``: unchanged if it is the recorded model,
-    else the next version, released ``today``."""
-    if record.get("sha256") == sha256:
-        return record
+def content_sha256(model_path: Path) -> str:
+    """The SHA-256 of what a ``.keras`` file holds, its network and weights, ignoring when it was saved.
+
+    Keras stamps each save with the date (in ``metadata.json`` and the zip entries' times), so the same
+    weights saved twice make two files: this digest is the same for both. Any other file: its SHA-256.
+    """
+    if not zipfile.is_zipfile(model_path):
+        return file_sha256(model_path)
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(model_path) as archive:
+        for name in sorted(archive.namelist()):
+            content = archive.read(name)
+            if name == "config.json":
+                content = _without_object_ids(json.loads(content)).encode()
+            if name != "metadata.json":
+                digest.update(name.encode() + b"\0" + content)
+    return digest.hexdigest()
+
+
+def _without_object_ids(config: dict) -> str:
+    """``config`` as JSON, its ``shared_object_id`` values (memory addresses of the saving process) renumbered
+    in order of appearance, so that the same network saved by two processes reads the same."""
+    numbers: dict[int, int] = {}
+
+    def renumber(node):
+        if isinstance(node, dict):
+            return {
+                key: numbers.setdefault(value, len(numbers)) if key == "shared_object_id" else renumber(value)
+                for key, value in node.items()
+            }
+        return [renumber(item) for item in node] if isinstance(node, list) else node
+
+    return json.dumps(renumber(config), sort_keys=True)
+
+
+def next_record(record: dict, sha256: str, content: str, preset: str, today: str) -> dict:
+    """The version record for a shipped model file with ``sha256`` holding ``content`` (see
+    :func:`content_sha256`): the same version if it holds the recorded network and weights, else the next
+    version, released ``today``."""
+    if record.get("content_sha256", content if record.get("sha256") == sha256 else None) == content:
+        return record | {"sha256": sha256, "content_sha256": content}
     return {
         "version": int(record.get("version", 0)) + 1,
         "sha256": sha256,
+        "content_sha256": content,
         "released": today,
         "preset": preset,
     }
@@ -194,7 +238,9 @@ def update(check: bool = False) -> int:
     if config.READING_REPORT_PATH.is_file():
         reports["reading"] = read_json(config.READING_REPORT_PATH, "08_robustness.ipynb")
     today = datetime.now(timezone.utc).date().isoformat()
-    new_record = next_record(record, file_sha256(config.MODEL_PATH), reports["training"]["preset"], today)
+    shipped = config.MODEL_PATH
+    preset = reports["training"]["preset"]
+    new_record = next_record(record, file_sha256(shipped), content_sha256(shipped), preset, today)
     robustness = pd.read_csv(config.ROBUSTNESS_CSV_PATH) if config.ROBUSTNESS_CSV_PATH.is_file() else None
     card = render_card(new_record, reports, robustness)
     current = new_record == record and card_path.is_file() and card_path.read_text() == card
@@ -204,7 +250,8 @@ def update(check: bool = False) -> int:
         return 0 if current else 1
     if new_record != record:
         write_json(new_record, record_path)
-        print(f"{shown_path(config.MODEL_PATH)} changed: now version {new_record['version']}")
+        if new_record["version"] != record.get("version"):
+            print(f"{shown_path(config.MODEL_PATH)} changed: now version {new_record['version']}")
     with atomic_path(card_path) as tmp_path:
         tmp_path.write_text(card)
     print(f"wrote {shown_path(card_path)} (model version {new_record['version']})")
