@@ -126,3 +126,13 @@ def untrained_model_file(folder: Path) -> Path:
     path = Path(folder) / "untrained.keras"
     build_cnn(PRESETS["seed"].model, seed=0).save(path)
     return path
+
+
+def run_cli(capsys, *arguments) -> tuple[int, list[str], str]:
+    """``digit-recog ARGUMENTS`` in-process (arguments may be paths or numbers): exit status, stdout lines,
+    stderr."""
+    from digit_recog import cli
+
+    status = cli.main([str(argument) for argument in arguments])
+    captured = capsys.readouterr()
+    return status, captured.out.splitlines(), captured.err

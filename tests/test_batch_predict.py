@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from digit_images import SHIPPED_MODEL, needs_shipped_model
+from digit_images import SHIPPED_MODEL, needs_shipped_model, run_cli
 from digit_recog import cli
 from digit_recog.modeling.export import export_model_file
 
@@ -34,12 +34,6 @@ def onnx_model(tmp_path_factory) -> Path:
     if not SHIPPED_MODEL.is_file():
         pytest.skip(f"{SHIPPED_MODEL} is missing: run notebooks/03_train.ipynb first")
     return export_model_file(SHIPPED_MODEL, "onnx", tmp_path_factory.mktemp("onnx") / "model.onnx")
-
-
-def run_cli(capsys, *arguments) -> tuple[int, list[str], str]:
-    status = cli.main([str(argument) for argument in arguments])
-    captured = capsys.readouterr()
-    return status, captured.out.splitlines(), captured.err
 
 
 @needs_shipped_model

@@ -15,6 +15,7 @@ from digit_images import (
     draw_digit,
     draw_into,
     needs_shipped_model,
+    run_cli,
     untrained_model_file,
 )
 from digit_recog import __version__, artifacts, cli, config, drawn
@@ -39,13 +40,6 @@ def scans(mnist, tmp_path_factory) -> tuple[Path, dict[str, int]]:
 @pytest.fixture(scope="module")
 def untrained_model(tmp_path_factory) -> Path:
     return untrained_model_file(tmp_path_factory.mktemp("model"))
-
-
-def run_cli(capsys, *arguments: str) -> tuple[int, list[str], str]:
-    """``digit-recog ARGUMENTS`` in-process: exit status, stdout lines, stderr."""
-    status = cli.main(list(arguments))
-    captured = capsys.readouterr()
-    return status, captured.out.splitlines(), captured.err
 
 
 @needs_shipped_model
