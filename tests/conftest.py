@@ -1,6 +1,7 @@
 """Shared fixtures: the real MNIST arrays, loaded once per test session."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -14,3 +15,14 @@ from digit_recog import data  # noqa: E402
 def mnist():
     """``(train_images, train_labels), (test_images, test_labels)`` from data/raw."""
     return data.load_mnist()
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory) -> Path:
+    """The shipped model exported to ONNX in a temporary folder (skips when there is no shipped model)."""
+    from digit_images import SHIPPED_MODEL
+    from digit_recog.modeling.export import export_model_file
+
+    if not SHIPPED_MODEL.is_file():
+        pytest.skip(f"{SHIPPED_MODEL} is missing: run notebooks/03_train.ipynb first")
+    return export_model_file(SHIPPED_MODEL, "onnx", tmp_path_factory.mktemp("onnx") / "model.onnx")

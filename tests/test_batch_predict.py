@@ -9,7 +9,6 @@ from PIL import Image
 
 from digit_images import SHIPPED_MODEL, needs_shipped_model, run_cli
 from digit_recog import cli
-from digit_recog.modeling.export import export_model_file
 
 GOOD = cli.PARALLEL_DECODING_FROM + 60  # enough for the decoding workers, and more than one batch
 
@@ -27,13 +26,6 @@ def folder(mnist, tmp_path_factory) -> tuple[Path, dict[str, int]]:
     (folder / "0100_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     Image.new("L", (28, 28), 0).save(folder / "0200_blank.png")
     return folder, labels
-
-
-@pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory) -> Path:
-    if not SHIPPED_MODEL.is_file():
-        pytest.skip(f"{SHIPPED_MODEL} is missing: run notebooks/03_train.ipynb first")
-    return export_model_file(SHIPPED_MODEL, "onnx", tmp_path_factory.mktemp("onnx") / "model.onnx")
 
 
 @needs_shipped_model

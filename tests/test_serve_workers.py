@@ -5,24 +5,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from digit_images import SHIPPED_MODEL, draw_digit, encode, needs_shipped_model
-from digit_recog.modeling.export import export_model_file
 from digit_recog.web.app import app_from_environment
 from test_browser import _free_port
 
 SERVER_START_SECONDS = 180  # two workers importing TensorFlow at once on a busy two-core machine
-
-
-@pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory) -> Path:
-    if not SHIPPED_MODEL.is_file():
-        pytest.skip(f"{SHIPPED_MODEL} is missing: run notebooks/03_train.ipynb first")
-    return export_model_file(SHIPPED_MODEL, "onnx", tmp_path_factory.mktemp("onnx") / "model.onnx")
 
 
 @needs_shipped_model

@@ -28,6 +28,7 @@ from digit_recog import config
 from digit_recog.artifacts import require
 from digit_recog.modeling.export import EXPORT_FORMATS  # no Keras import: that waits until a model is loaded
 from digit_recog.reading.image import IMAGE_EXTENSIONS, PreprocessError, preprocess_image
+from digit_recog.reading.verdict import NOT_A_DIGIT, UNSURE, load_thresholds, verdict
 
 if TYPE_CHECKING:  # reading.predict imports Keras, which takes seconds: only when a command predicts
     from digit_recog.reading.predict import NumberReading
@@ -254,8 +255,6 @@ def _is_image_name(path: Path) -> bool:
 def _thresholds_or_none(model_path: Path):
     """The verdict thresholds saved beside the model (None when it has none), or False after complaining
     that the file is damaged."""
-    from digit_recog.reading.verdict import load_thresholds
-
     try:
         return load_thresholds(model_path)
     except ValueError as error:
@@ -285,8 +284,6 @@ def _load_model_or_none(path: Path, runtime: str = "auto"):
 
 
 def _digit_line(path: Path, probabilities, top: int, as_json: bool, thresholds=None) -> str:
-    from digit_recog.reading.verdict import NOT_A_DIGIT, UNSURE, verdict
-
     ranked = [
         (int(digit), float(probabilities[digit])) for digit in probabilities.argsort()[::-1][: max(top, 1)]
     ]

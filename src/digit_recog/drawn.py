@@ -82,13 +82,19 @@ class DrawnSet:
     kinds: np.ndarray
 
 
+@functools.cache
 def outlier_exposure_images(count: int, seed: int = 1) -> np.ndarray:
     """``count`` non-digits (about; near-blank ones without ink are left out) in MNIST's layout, from the
-    *training* part of the non-digit set, for outlier exposure: (N, 28, 28) uint8."""
+    *training* part of the non-digit set, for outlier exposure: (N, 28, 28) uint8, read-only.
+
+    Drawn once per process: the benchmark trains several seeds on the same pictures.
+    """
     if count <= 0:
         return np.zeros((0, 28, 28), np.uint8)
     images, found = preprocess_batch(non_digit_set(-(-count // 4), seed=seed, part="training").pictures)
-    return images[found][:count]
+    images = images[found][:count]
+    images.setflags(write=False)
+    return images
 
 
 def draw(strokes: list[Stroke], rng: np.random.Generator, slant: float = 0.0, width: int = 14) -> np.ndarray:
