@@ -32,8 +32,9 @@ class TrainConfig:
     warmup_fraction: float = 0.2
     label_smoothing: float = 0.0
     seed: int = 42
-    # Non-digit pictures added to the training images under uniform targets (outlier exposure): their
-    # count. The caller draws them (``digit_recog.drawn.outlier_exposure_images``) and passes them in.
+    # Non-digit pictures added to the training images under uniform targets (outlier exposure): how many
+    # to draw; those without ink are left out. The caller draws them
+    # (``digit_recog.drawn.outlier_exposure_images``) and passes them to ``train_model``.
     outlier_images: int = 0
 
     def __post_init__(self):
