@@ -11,46 +11,52 @@ non-digit set, the test set and other writers' digits are not touched here. One 
 
 import json
 import sys
+import time
+from dataclasses import replace
 
 import numpy as np
 
 from digit_recog import config, data, drawn
 from digit_recog.modeling import calibration, train
-from digit_recog.modeling.presets import get_preset
+from digit_recog.modeling.presets import Preset, get_preset
 from digit_recog.reading.image import preprocess_batch
 from digit_recog.reading.predict import predict_probabilities
 
 
 def main(preset_name: str, outliers: int, seed: int) -> dict:
+    """One training of ``preset_name`` with ``outliers`` non-digits drawn (0: none), scored on validation."""
+    preset = get_preset(preset_name, seed=seed)
+    return {"preset": preset_name, "outliers": outliers, **validation_report(preset, outliers, seed)}
+
+
+def validation_report(preset: Preset, outliers: int, seed: int) -> dict:
+    """Train ``preset`` on the training split (with ``outliers`` non-digits when not 0), calibrate it, and
+    report validation accuracy and the share of validation non-digits under the "not a digit" threshold."""
+    preset = replace(preset, train=replace(preset.train, seed=seed))
     (images, labels), _ = data.load_mnist()
     train_indices, val_indices = data.load_split(config.SPLIT_PATH)
-    outlier_images = _non_digits(outliers, seed=1, part="training") if outliers else None
+    outlier_images = drawn.outlier_exposure_images(outliers) if outliers else None
     val_non_digits, found = preprocess_batch(drawn.non_digit_set(60, seed=11, part="training").pictures)
-    preset = get_preset(preset_name, seed=seed)
     model = preset.build(seed=seed)
+    cpu_start = time.process_time()
     result = train.train_model(
         model, images[train_indices], labels[train_indices], images[val_indices], labels[val_indices],
         preset.train, verbose=0, outlier_images=outlier_images,
     )  # fmt: skip
+    cpu_seconds = time.process_time() - cpu_start
     calibrated, temperature = calibration.calibrate(model, images[val_indices], labels[val_indices])
     val_confidence = predict_probabilities(calibrated, images[val_indices]).max(axis=1)
     threshold = float(np.percentile(val_confidence, 0.5))
     flagged = (predict_probabilities(calibrated, val_non_digits).max(axis=1) < threshold) | ~found
     return {
-        "preset": preset_name,
-        "outliers": outliers,
         "seed": seed,
         "val_accuracy": float(result.history["val_accuracy"][result.best_epoch - 1]),
         "temperature": round(temperature, 4),
         "threshold": round(threshold, 4),
         "val_non_digits_flagged": round(float(flagged.mean()), 4),
         "train_seconds": round(result.train_seconds, 1),
+        "train_cpu_seconds": round(cpu_seconds, 1),
     }
-
-
-def _non_digits(count: int, seed: int, part: str) -> np.ndarray:
-    images, found = preprocess_batch(drawn.non_digit_set(count // 4, seed=seed, part=part).pictures)
-    return images[found]
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 Geometry (rotation, zoom, shift) is one random affine transform per image, drawn as Keras's
 ``RandomRotation``, ``RandomZoom`` and ``RandomTranslation`` draw theirs, resampled once; or, with
-``chained_geometry``, those three layers one after another. Stroke width and blur, which set apart a
-marker from a pencil and a phone photo from a scan, are the other two added here. All of them act
-only when ``training=True``; :func:`digit_recog.modeling.cnn.inference_model` drops them before a model is
-saved, so a saved model holds only built-in layers and loads with plain Keras.
+``chained_geometry``, those three layers one after another. With slant (shear) or an elastic distortion
+(Simard et al. 2003: the wobble of a hand), :class:`RandomWarp` does all of the geometry in one
+resampling. Stroke width and blur, which set apart a marker from a pencil and a phone photo from a scan,
+are the others. All of them act only when ``training=True``; :func:`digit_recog.modeling.cnn.inference_model`
+drops them before a model is saved, so a saved model holds only built-in layers and loads with plain Keras.
 """
 
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 from keras import layers, ops
+
+from digit_recog import warp, xla
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class Augmentation:
     1: half the images; ``(1.0, 1.0)``: all of them). ``chained_geometry`` applies
     rotation, zoom and shift as Keras's three layers, each resampling the image (bilinear), instead of as
     one :class:`RandomAffine`; three resamplings soften the digit more (see docs/performance.md).
+    ``shear`` is the largest slant (sideways pixels per pixel of height, either way), ``elastic_alpha`` and
+    ``elastic_sigma`` the scale (pixels) and smoothness (pixels) of Simard's elastic distortion.
     """
 
     rotation: float = 0.0
@@ -35,6 +40,9 @@ class Augmentation:
     blur: float = 0.0
     blur_factor: float | tuple[float, float] = 1.0
     chained_geometry: bool = False
+    shear: float = 0.0
+    elastic_alpha: float = 0.0
+    elastic_sigma: float = 4.0
 
 
 def max_filter_3x3(images):
@@ -68,19 +76,24 @@ class RandomStrokeWidth(layers.Layer):
     def call(self, images, training=None):
         if not training:
             return images
-        dilated = self.max_filter(images)
-        eroded = -self.max_filter(-images)
         amount = keras.random.uniform(
             (ops.shape(images)[0], 1, 1, 1), -self.factor, self.factor, seed=self.seed_generator
         )
-        target = ops.where(amount > 0, dilated, eroded)
-        return images + ops.abs(amount) * (target - images)
+        return _thicken_or_thin(images, amount, self.max_filter)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         return super().get_config() | {"factor": self.factor, "seed": self.seed}
+
+
+def _blend_with_dilation_or_erosion(images, amount, max_filter):
+    target = ops.where(amount > 0, max_filter(images), -max_filter(-images))
+    return images + ops.abs(amount) * (target - images)
+
+
+_thicken_or_thin = xla.compiled(_blend_with_dilation_or_erosion)
 
 
 @keras.saving.register_keras_serializable(package="digit_recog")
@@ -104,13 +117,24 @@ class RandomGaussianBlurByMatmul(layers.RandomGaussianBlur):
             return images
         if len(images.shape) == 3:  # one image: Keras drew its transformation as a batch of one
             return self.transform_images(images[None], transformation, training)[0]
-        # Keras's kernel blurs columns (the width) with the first sigma and rows with the second.
-        sigma_width, sigma_height = transformation["blur_factor"][0], transformation["blur_factor"][1]
-        rows = _gaussian_band(images.shape[1], self.kernel_size[1], sigma_height, self.compute_dtype)
-        columns = _gaussian_band(images.shape[2], self.kernel_size[0], sigma_width, self.compute_dtype)
-        blurred = ops.einsum("rh,nhwc,sw->nrsc", rows, images, columns)
-        chosen = transformation["should_apply_blur"][:, None, None, None]
-        return ops.clip(ops.where(chosen, blurred, images), self.value_range[0], self.value_range[1])
+        return _blur_chosen(
+            images,
+            transformation["blur_factor"],
+            transformation["should_apply_blur"][:, None, None, None],
+            tuple(self.kernel_size),
+            tuple(self.value_range),
+        )
+
+
+def _blur_by_bands(images, sigmas, chosen, kernel_size: tuple[int, int], value_range: tuple[float, float]):
+    # Keras's kernel blurs columns (the width) with the first sigma and rows with the second.
+    rows = _gaussian_band(images.shape[1], kernel_size[1], sigmas[1], images.dtype)
+    columns = _gaussian_band(images.shape[2], kernel_size[0], sigmas[0], images.dtype)
+    blurred = ops.einsum("rh,nhwc,sw->nrsc", rows, images, columns)
+    return ops.clip(ops.where(chosen, blurred, images), value_range[0], value_range[1])
+
+
+_blur_chosen = xla.compiled(_blur_by_bands)
 
 
 @keras.saving.register_keras_serializable(package="digit_recog")
@@ -150,6 +174,57 @@ class RandomAffine(layers.Layer):
             "zoom": self.zoom,
             "translation": self.translation,
             "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="digit_recog")
+class RandomWarp(RandomAffine):
+    """:class:`RandomAffine` plus a random slant and Simard's elastic distortion, in one bilinear resampling.
+
+    Per image: the affine amounts as :class:`RandomAffine` draws them, a slant uniform in ``+-shear``, and a
+    displacement field of uniform noise smoothed by a Gaussian of ``elastic_sigma`` pixels and scaled by
+    ``elastic_alpha`` (Simard, Steinkraus and Platt 2003 used 4 and 34 on MNIST). Training only.
+    """
+
+    def __init__(
+        self,
+        rotation: float,
+        zoom: float,
+        translation: float,
+        shear: float = 0.0,
+        elastic_alpha: float = 0.0,
+        elastic_sigma: float = 4.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(rotation, zoom, translation, seed=seed, **kwargs)
+        self.shear, self.elastic_alpha, self.elastic_sigma = shear, elastic_alpha, elastic_sigma
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
+        draws = keras.random.uniform((batch, 5), -1.0, 1.0, seed=self.seed_generator)
+        noise = None
+        if self.elastic_alpha:
+            noise = keras.random.uniform((batch, height, width, 2), -1.0, 1.0, seed=self.seed_generator)
+        return warp.warp_images(
+            images,
+            angle=draws[:, 0] * self.rotation * 2 * np.pi,
+            zoom=1.0 + draws[:, 1] * self.zoom,
+            shear=draws[:, 4] * self.shear,
+            shift_x=draws[:, 2] * self.translation * width,
+            shift_y=draws[:, 3] * self.translation * height,
+            noise=noise,
+            sigma=self.elastic_sigma,
+            alpha=self.elastic_alpha,
+        )
+
+    def get_config(self):
+        return super().get_config() | {
+            "shear": self.shear,
+            "elastic_alpha": self.elastic_alpha,
+            "elastic_sigma": self.elastic_sigma,
         }
 
 
@@ -208,12 +283,33 @@ def augmentation_layers(augmentation: Augmentation) -> list[layers.Layer]:
 
 
 def _geometry_layers(augmentation: Augmentation) -> list[layers.Layer]:
-    """Rotation, zoom and shift: one RandomAffine, or Keras's three layers with ``chained_geometry``."""
+    """Rotation, zoom and shift: one RandomAffine, or Keras's three layers with ``chained_geometry``; with
+    slant or elastic distortion, one RandomWarp does it all (or follows the three layers, when chained)."""
     rotation, zoom, translation = augmentation.rotation, augmentation.zoom, augmentation.translation
-    if not augmentation.chained_geometry:
-        if not (rotation or zoom or translation):
-            return []
-        return [RandomAffine(rotation, zoom, translation, name="random_affine")]
+    warps = bool(augmentation.shear or augmentation.elastic_alpha)
+    if augmentation.chained_geometry:
+        chained = _chained_layers(rotation, zoom, translation)
+        return chained + ([_warp_layer(augmentation, (0.0, 0.0, 0.0))] if warps else [])
+    if warps:
+        return [_warp_layer(augmentation, (rotation, zoom, translation))]
+    if not (rotation or zoom or translation):
+        return []
+    return [RandomAffine(rotation, zoom, translation, name="random_affine")]
+
+
+def _warp_layer(augmentation: Augmentation, affine: tuple[float, float, float]) -> RandomWarp:
+    """The RandomWarp for ``augmentation``'s slant and elastic distortion, with ``affine``'s three amounts."""
+    return RandomWarp(
+        *affine,
+        shear=augmentation.shear,
+        elastic_alpha=augmentation.elastic_alpha,
+        elastic_sigma=augmentation.elastic_sigma,
+        name="random_warp",
+    )
+
+
+def _chained_layers(rotation: float, zoom: float, translation: float) -> list[layers.Layer]:
+    """Keras's RandomRotation, RandomZoom and RandomTranslation, each only where its amount is not 0."""
     chained = []
     if rotation:
         chained.append(layers.RandomRotation(rotation, fill_mode="constant", name="random_rotation"))
@@ -231,7 +327,7 @@ def _geometry_layers(augmentation: Augmentation) -> list[layers.Layer]:
 # Every layer type augmentation_layers() may create; recognised by type, whatever the layer's name.
 AUGMENTATION_TYPES = (
     RandomStrokeWidth,
-    RandomAffine,
+    RandomAffine,  # and so RandomWarp
     layers.RandomGaussianBlur,
     layers.RandomRotation,
     layers.RandomZoom,
