@@ -27,6 +27,7 @@ from digit_recog.augment import (
     RandomAffine,
     RandomGaussianBlurByMatmul,
     RandomStrokeWidth,
+    RandomWarp,
     augmentation_layers,
     max_filter_3x3,
 )
@@ -56,8 +57,11 @@ def stock_twins(layer: layers.Layer) -> list[layers.Layer]:
         return [StockRandomStrokeWidth.from_config(layer.get_config())]
     if isinstance(layer, RandomGaussianBlurByMatmul):
         return [layers.RandomGaussianBlur.from_config(layer.get_config())]
-    if isinstance(layer, RandomAffine):
+    if isinstance(layer, RandomAffine):  # a RandomWarp keeps its slant and elastic field after the three
         chained = Augmentation(layer.rotation, layer.zoom, layer.translation, chained_geometry=True)
+        if isinstance(layer, RandomWarp):
+            chained = replace(chained, shear=layer.shear, elastic_alpha=layer.elastic_alpha)
+            chained = replace(chained, elastic_sigma=layer.elastic_sigma)
         return augmentation_layers(chained)
     return [layer]
 

@@ -28,6 +28,7 @@ from sklearn.model_selection import train_test_split
 
 from digit_recog import config, data, drawn
 from digit_recog.artifacts import MissingArtifactError, shown_path, write_json
+from digit_recog.augment import Augmentation
 from digit_recog.machine import machine_info, widest_vector_unit
 from digit_recog.modeling import train
 from digit_recog.modeling.cnn import build_cnn
@@ -316,8 +317,18 @@ def is_current(benchmark: dict, name: str) -> bool:
     if name not in PRESETS:
         return False
     if "recipe" in summary:
-        return summary["recipe"] == recipe_of(PRESETS[name])
+        return with_augmentation_defaults(summary["recipe"]) == recipe_of(PRESETS[name])
     return summary.get("description") == PRESETS[name].description
+
+
+def with_augmentation_defaults(recipe: dict) -> dict:
+    """``recipe`` with any augmentation setting it predates (slant, elastic distortion) at its default,
+    which is what it trained with."""
+    augmentation = recipe["model"].get("augmentation")
+    if augmentation is None:
+        return recipe
+    defaults = json.loads(json.dumps(asdict(Augmentation())))
+    return recipe | {"model": recipe["model"] | {"augmentation": defaults | augmentation}}
 
 
 def ensemble_of(runs: list[TrainedModel], baseline: dict, bench: BenchmarkConfig, bench_data: BenchmarkData):

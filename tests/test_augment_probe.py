@@ -59,3 +59,11 @@ def test_stock_stroke_width_does_what_ours_does():
     np.testing.assert_array_equal(
         np.asarray(ours(images, training=True)), np.asarray(stock(images, training=True))
     )
+
+
+def test_the_stock_twin_of_a_warp_chains_keras_geometry_then_keeps_slant_and_elastic_distortion():
+    augmentation = Augmentation(0.1, 0.2, 0.05, shear=0.3, elastic_alpha=34.0, elastic_sigma=6.0)
+    [warp] = augmentation_layers(augmentation)
+    *chained, rest = augment_probe.stock_twins(warp)
+    assert [layer.name for layer in chained] == ["random_rotation", "random_zoom", "random_translation"]
+    assert (rest.rotation, rest.shear, rest.elastic_alpha, rest.elastic_sigma) == (0.0, 0.3, 34.0, 6.0)

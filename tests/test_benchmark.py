@@ -315,6 +315,16 @@ def test_the_cpu_time_column_shows_what_the_report_recorded():
     assert "| default | 1 | 99.00 % | 10.0 | 1.00 | 1.25 |" in table and "CPU time:" in table
 
 
+def test_a_recipe_recorded_before_slant_and_elastic_distortion_existed_is_still_current():
+    report = committed_style_report()
+    augmentation = report["presets"]["default"]["recipe"]["model"]["augmentation"]
+    for setting in ("shear", "elastic_alpha", "elastic_sigma"):
+        del augmentation[setting]
+    assert benchmark.is_current(report, "default")
+    augmentation["rotation"] = 0.5
+    assert not benchmark.is_current(report, "default")
+
+
 def test_reports_without_a_recipe_are_judged_by_their_description():
     report = committed_style_report()
     del report["presets"]["default"]["recipe"]

@@ -88,3 +88,13 @@ def test_slant_or_elastic_distortion_adds_one_warp_layer(chained, names):
     warp_layer = chosen[-1]
     assert warp_layer.rotation == (0.0 if chained else 0.03) and warp_layer.shear == 0.3
     assert [layer.name for layer in augmentation_layers(Augmentation(elastic_alpha=10.0))] == ["random_warp"]
+
+
+def test_random_warp_draws_each_images_elastic_strength_between_none_and_alpha():
+    images = np.zeros((64, 28, 28, 1), "float32")
+    images[:, 6:22, 12:16] = 1.0
+    keras.utils.set_random_seed(4)
+    layer = RandomWarp(0.0, 0.0, 0.0, elastic_alpha=34.0, elastic_sigma=6.0)
+    warped = np.asarray(layer(images, training=True))
+    change = np.abs(warped - images).mean(axis=(1, 2, 3))
+    assert change.min() < 0.2 * change.max()  # weak and strong distortions in one batch

@@ -8,7 +8,8 @@ the literature and from how people write, not from a search; other writers' digi
 the test set are not loaded here. Pass ``--without`` to train the preset as it was before (no slant, no
 elastic distortion) for comparison. One JSON line per training, about 5 minutes each on 2 cores:
 
-    .venv/bin/python -m lab.ablations.handwriting_variation_validation [--without] SEED...
+    .venv/bin/python -m lab.ablations.handwriting_variation_validation [--without | --slant-only] \
+        [--epochs N] SEED...
 """
 
 import argparse
@@ -29,12 +30,19 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("seeds", nargs="+", type=int)
     parser.add_argument("--without", action="store_true", help="no slant and no elastic distortion")
+    parser.add_argument("--epochs", type=int, help="train this many epochs instead of the preset's")
+    parser.add_argument("--slant-only", action="store_true", help="slant, but no elastic distortion")
     arguments = parser.parse_args()
     preset = without_variation(PRESETS["default"]) if arguments.without else PRESETS["default"]
+    if arguments.slant_only:
+        augmentation = replace(preset.model.augmentation, elastic_alpha=0.0)
+        preset = replace(preset, model=replace(preset.model, augmentation=augmentation))
+    if arguments.epochs:
+        preset = replace(preset, train=replace(preset.train, epochs=arguments.epochs))
     for seed in arguments.seeds:
         report = validation_report(preset, preset.train.outlier_images, seed)
         variant = "default_before" if arguments.without else "default_slant_elastic"
         augmentation = preset.model.augmentation
         amounts = {"shear": augmentation.shear, "elastic_alpha": augmentation.elastic_alpha}
-        amounts["elastic_sigma"] = augmentation.elastic_sigma
+        amounts |= {"elastic_sigma": augmentation.elastic_sigma, "epochs": preset.train.epochs}
         print(json.dumps({"variant": variant, **amounts, **report}), flush=True)

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from digit_recog import warp, xla
+from digit_recog import warp
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class Augmentation:
     rotation, zoom and shift as Keras's three layers, each resampling the image (bilinear), instead of as
     one :class:`RandomAffine`; three resamplings soften the digit more (see docs/performance.md).
     ``shear`` is the largest slant (sideways pixels per pixel of height, either way), ``elastic_alpha`` and
-    ``elastic_sigma`` the scale (pixels) and smoothness (pixels) of Simard's elastic distortion.
+    ``elastic_sigma`` the largest scale (pixels) and the smoothness (pixels) of Simard's elastic distortion;
+    each image's scale is drawn uniformly from 0 to ``elastic_alpha``.
     """
 
     rotation: float = 0.0
@@ -76,24 +77,19 @@ class RandomStrokeWidth(layers.Layer):
     def call(self, images, training=None):
         if not training:
             return images
+        dilated = self.max_filter(images)
+        eroded = -self.max_filter(-images)
         amount = keras.random.uniform(
             (ops.shape(images)[0], 1, 1, 1), -self.factor, self.factor, seed=self.seed_generator
         )
-        return _thicken_or_thin(images, amount, self.max_filter)
+        target = ops.where(amount > 0, dilated, eroded)
+        return images + ops.abs(amount) * (target - images)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         return super().get_config() | {"factor": self.factor, "seed": self.seed}
-
-
-def _blend_with_dilation_or_erosion(images, amount, max_filter):
-    target = ops.where(amount > 0, max_filter(images), -max_filter(-images))
-    return images + ops.abs(amount) * (target - images)
-
-
-_thicken_or_thin = xla.compiled(_blend_with_dilation_or_erosion)
 
 
 @keras.saving.register_keras_serializable(package="digit_recog")
@@ -117,24 +113,13 @@ class RandomGaussianBlurByMatmul(layers.RandomGaussianBlur):
             return images
         if len(images.shape) == 3:  # one image: Keras drew its transformation as a batch of one
             return self.transform_images(images[None], transformation, training)[0]
-        return _blur_chosen(
-            images,
-            transformation["blur_factor"],
-            transformation["should_apply_blur"][:, None, None, None],
-            tuple(self.kernel_size),
-            tuple(self.value_range),
-        )
-
-
-def _blur_by_bands(images, sigmas, chosen, kernel_size: tuple[int, int], value_range: tuple[float, float]):
-    # Keras's kernel blurs columns (the width) with the first sigma and rows with the second.
-    rows = _gaussian_band(images.shape[1], kernel_size[1], sigmas[1], images.dtype)
-    columns = _gaussian_band(images.shape[2], kernel_size[0], sigmas[0], images.dtype)
-    blurred = ops.einsum("rh,nhwc,sw->nrsc", rows, images, columns)
-    return ops.clip(ops.where(chosen, blurred, images), value_range[0], value_range[1])
-
-
-_blur_chosen = xla.compiled(_blur_by_bands)
+        # Keras's kernel blurs columns (the width) with the first sigma and rows with the second.
+        sigma_width, sigma_height = transformation["blur_factor"][0], transformation["blur_factor"][1]
+        rows = _gaussian_band(images.shape[1], self.kernel_size[1], sigma_height, self.compute_dtype)
+        columns = _gaussian_band(images.shape[2], self.kernel_size[0], sigma_width, self.compute_dtype)
+        blurred = ops.einsum("rh,nhwc,sw->nrsc", rows, images, columns)
+        chosen = transformation["should_apply_blur"][:, None, None, None]
+        return ops.clip(ops.where(chosen, blurred, images), self.value_range[0], self.value_range[1])
 
 
 @keras.saving.register_keras_serializable(package="digit_recog")
@@ -182,8 +167,9 @@ class RandomWarp(RandomAffine):
     """:class:`RandomAffine` plus a random slant and Simard's elastic distortion, in one bilinear resampling.
 
     Per image: the affine amounts as :class:`RandomAffine` draws them, a slant uniform in ``+-shear``, and a
-    displacement field of uniform noise smoothed by a Gaussian of ``elastic_sigma`` pixels and scaled by
-    ``elastic_alpha`` (Simard, Steinkraus and Platt 2003 used 4 and 34 on MNIST). Training only.
+    displacement field of uniform noise smoothed by a Gaussian of ``elastic_sigma`` pixels and scaled by a
+    strength uniform in [0, ``elastic_alpha``] (Simard, Steinkraus and Platt 2003 used 4 and 34, the same for
+    every image, on MNIST). Training only.
     """
 
     def __init__(
@@ -205,9 +191,10 @@ class RandomWarp(RandomAffine):
             return images
         batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
         draws = keras.random.uniform((batch, 5), -1.0, 1.0, seed=self.seed_generator)
-        noise = None
+        noise, strength = None, 0.0
         if self.elastic_alpha:
             noise = keras.random.uniform((batch, height, width, 2), -1.0, 1.0, seed=self.seed_generator)
+            strength = keras.random.uniform((batch,), 0.0, self.elastic_alpha, seed=self.seed_generator)
         return warp.warp_images(
             images,
             angle=draws[:, 0] * self.rotation * 2 * np.pi,
@@ -217,7 +204,7 @@ class RandomWarp(RandomAffine):
             shift_y=draws[:, 3] * self.translation * height,
             noise=noise,
             sigma=self.elastic_sigma,
-            alpha=self.elastic_alpha,
+            alpha=strength,
         )
 
     def get_config(self):

@@ -7,7 +7,7 @@ def compiled(function):
     """``function`` compiled by XLA under the TensorFlow backend, else ``function`` itself.
 
     The augmentation layers chain many small element-wise operations on each batch; XLA fuses them into a
-    few loops: the stroke-width, blur and warp layers ran 2-3x faster on a CPU (docs/honest_reading.md).
+    few loops (``python -m lab.augment_probe`` times each layer against Keras's stock ops).
     """
     if keras.backend.backend() != "tensorflow":
         return function
