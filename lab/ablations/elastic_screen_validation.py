@@ -3,7 +3,8 @@
 Run after Simard's elastic distortion (alpha 34, sigma 4) cost the full ``default`` half a point of validation
 accuracy (lab/reports/handwriting_variation_validation.jsonl), to see which part costs what. One seed, the
 training split only, scored on the validation split; the test set and other writers' digits are not loaded.
-About 70 CPU seconds a variant on 2 cores:
+The committed rows came from commit 9f1207c, where every image got the full elastic strength (``RandomWarp``
+now draws it from 0 to alpha). About 70 CPU seconds a variant on 2 cores:
 
     .venv/bin/python -m lab.ablations.elastic_screen_validation VARIANT... \
         > lab/reports/elastic_screen_validation.jsonl

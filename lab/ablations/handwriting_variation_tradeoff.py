@@ -6,7 +6,7 @@ what they would have given, as the issue asks when MNIST's floor and other write
 had: train on the training split, calibrate and choose the verdict thresholds on the validation split (as
 ``03_train`` does), then report MNIST test, other writers' digits, the styles set and the verdicts.
 
-    .venv/bin/python -m lab.ablations.handwriting_variation_tradeoff CANDIDATE [SEED] >> REPORT.jsonl
+    .venv/bin/python -m lab.ablations.handwriting_variation_tradeoff VARIANT [SEED] >> REPORT.jsonl
 """
 
 import json
@@ -17,32 +17,16 @@ import numpy as np
 
 from digit_recog import config, data, drawn, robustness
 from digit_recog.modeling import calibration, train
-from digit_recog.modeling.presets import PRESETS, Preset
 from digit_recog.reading import verdict
 from digit_recog.reading.image import preprocess_batch
 from digit_recog.reading.predict import predict_probabilities
-
-
-def candidate(name: str) -> Preset:
-    """The ``default`` as a candidate of the rule: "before" (no slant, no elastic distortion), "elastic"
-    (slant and elastic distortion, 11 epochs) or "elastic_13" (the same, 13 epochs)."""
-    default = PRESETS["default"]
-    augmentation = default.model.augmentation
-    if name == "before":
-        augmentation = replace(augmentation, shear=0.0, elastic_alpha=0.0)
-    elif name not in ("elastic", "elastic_13"):
-        raise SystemExit(f"unknown candidate {name!r}: before, elastic or elastic_13")
-    epochs = 13 if name == "elastic_13" else default.train.epochs
-    return replace(
-        default,
-        model=replace(default.model, augmentation=augmentation),
-        train=replace(default.train, epochs=epochs),
-    )
+from lab.ablations.handwriting_variation_validation import variant_preset
 
 
 def tradeoff(name: str, seed: int) -> dict:
-    """Train candidate ``name`` with ``seed``; its accuracy and verdicts on each set."""
-    preset = candidate(name)
+    """Train variant ``name`` (see ``handwriting_variation_validation.VARIANTS``) with ``seed``; its accuracy
+    and verdicts on each set."""
+    preset = variant_preset(name)
     preset = replace(preset, train=replace(preset.train, seed=seed))
     (images, labels), (test_images, test_labels) = data.load_mnist()
     train_indices, val_indices = data.load_split(config.SPLIT_PATH)
@@ -65,7 +49,7 @@ def tradeoff(name: str, seed: int) -> dict:
         "styles_set": (style_images, styles.labels),
         "non_digits": (non_digits, None),
     }
-    report = {"candidate": name, "seed": seed, "epochs": preset.train.epochs}
+    report = {"variant": name, "seed": seed, "epochs": preset.train.epochs}
     report["val_accuracy"] = float(result.history["val_accuracy"][result.best_epoch - 1])
     report["train_cpu_seconds"] = round(result.train_cpu_seconds, 1)
     for set_name, (set_images, set_labels) in sets.items():
