@@ -1,4 +1,4 @@
-"""XLA compilation of the augmentation's small tensor functions, where the backend offers it."""
+"""XLA compilation of the warp's small tensor functions, where the backend offers it."""
 
 import keras
 
@@ -6,8 +6,8 @@ import keras
 def compiled(function):
     """``function`` compiled by XLA under the TensorFlow backend, else ``function`` itself.
 
-    The augmentation layers chain many small element-wise operations on each batch; XLA fuses them into a
-    few loops (``python -m lab.augment_probe`` times each layer against Keras's stock ops).
+    :class:`digit_recog.augment.RandomWarp` chains many small element-wise operations on each batch; XLA
+    fuses them into a few loops.
     """
     if keras.backend.backend() != "tensorflow":
         return function
