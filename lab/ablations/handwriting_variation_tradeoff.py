@@ -11,34 +11,27 @@ had: train on the training split, calibrate and choose the verdict thresholds on
 
 import json
 import sys
-from dataclasses import replace
 
 import numpy as np
 
-from digit_recog import config, data, drawn, robustness
-from digit_recog.modeling import calibration, train
+from digit_recog import data, drawn, robustness
+from digit_recog.modeling import calibration
 from digit_recog.reading import verdict
 from digit_recog.reading.image import preprocess_batch
 from digit_recog.reading.predict import predict_probabilities
 from lab.ablations.handwriting_variation_validation import variant_preset
+from lab.ablations.outlier_exposure_validation import train_on_training_split
 
 
 def tradeoff(name: str, seed: int) -> dict:
     """Train variant ``name`` (see ``handwriting_variation_validation.VARIANTS``) with ``seed``; its accuracy
     and verdicts on each set."""
     preset = variant_preset(name)
-    preset = replace(preset, train=replace(preset.train, seed=seed))
     (images, labels), (test_images, test_labels) = data.load_mnist()
-    train_indices, val_indices = data.load_split(config.SPLIT_PATH)
-    model = preset.build(seed=seed)
-    result = train.train_model(
-        model, images[train_indices], labels[train_indices], images[val_indices], labels[val_indices],
-        preset.train, verbose=0, outlier_images=drawn.outlier_exposure_images(preset.train.outlier_images),
-    )  # fmt: skip
-    calibrated, _ = calibration.calibrate(model, images[val_indices], labels[val_indices])
-    thresholds = verdict.choose_thresholds(
-        predict_probabilities(calibrated, images[val_indices]), labels[val_indices]
-    )
+    trained = train_on_training_split(preset, seed, preset.train.outlier_images, images, labels)
+    calibrated, _ = calibration.calibrate(trained.model, trained.val_images, trained.val_labels)
+    val_probabilities = predict_probabilities(calibrated, trained.val_images)
+    thresholds = verdict.choose_thresholds(val_probabilities, trained.val_labels)
     other_images, other_labels = robustness.other_writers_digits()
     styles = drawn.styles_set()
     style_images, _ = preprocess_batch(styles.pictures)
@@ -50,6 +43,7 @@ def tradeoff(name: str, seed: int) -> dict:
         "non_digits": (non_digits, None),
     }
     report = {"variant": name, "seed": seed, "epochs": preset.train.epochs}
+    result = trained.result
     report["val_accuracy"] = float(result.history["val_accuracy"][result.best_epoch - 1])
     report["train_cpu_seconds"] = round(result.train_cpu_seconds, 1)
     for set_name, (set_images, set_labels) in sets.items():

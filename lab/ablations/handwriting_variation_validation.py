@@ -29,6 +29,8 @@ VARIANTS = {
     "slant_elastic": (SLANT | ELASTIC, None),
     "slant_elastic_13": (SLANT | ELASTIC, 13),
     "slant_elastic_sigma4": (SLANT | ELASTIC | {"elastic_sigma": 4.0}, None),  # Simard's own sigma
+    "elastic": (ELASTIC, None),  # without slant, for the 3-epoch screen (elastic_screen_validation.py)
+    "elastic_sigma4": (ELASTIC | {"elastic_sigma": 4.0}, None),
 }
 
 

@@ -11,8 +11,9 @@ non-digit set, the test set and other writers' digits are not touched here. One 
 
 import json
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+import keras
 import numpy as np
 
 from digit_recog import config, data, drawn
@@ -28,23 +29,43 @@ def main(preset_name: str, outliers: int, seed: int) -> dict:
     return {"preset": preset_name, "outliers": outliers, **validation_report(preset, outliers, seed)}
 
 
-def validation_report(preset: Preset, outliers: int, seed: int) -> dict:
-    """Train ``preset`` on the training split (with ``outliers`` non-digits when not 0), calibrate it, and
-    report validation accuracy and the share of validation non-digits under the "not a digit" threshold."""
+@dataclass(frozen=True)
+class SplitTraining:
+    """A model trained on the project's training split, with what it learnt and the validation split."""
+
+    model: keras.Model
+    result: train.TrainingResult
+    val_images: np.ndarray
+    val_labels: np.ndarray
+
+
+def train_on_training_split(
+    preset: Preset, seed: int, outliers: int, images: np.ndarray, labels: np.ndarray
+) -> SplitTraining:
+    """Train ``preset`` with ``seed`` on the training split of MNIST's training ``images`` and ``labels``,
+    validated on the validation split, with ``outliers`` non-digits drawn for outlier exposure (0: none)."""
     preset = replace(preset, train=replace(preset.train, seed=seed))
-    (images, labels), _ = data.load_mnist()
     train_indices, val_indices = data.load_split(config.SPLIT_PATH)
     outlier_images = drawn.outlier_exposure_images(outliers) if outliers else None
-    val_non_digits, found = preprocess_batch(drawn.non_digit_set(60, seed=11, part="training").pictures)
     model = preset.build(seed=seed)
     result = train.train_model(
         model, images[train_indices], labels[train_indices], images[val_indices], labels[val_indices],
         preset.train, verbose=0, outlier_images=outlier_images,
     )  # fmt: skip
-    calibrated, temperature = calibration.calibrate(model, images[val_indices], labels[val_indices])
-    val_confidence = predict_probabilities(calibrated, images[val_indices]).max(axis=1)
+    return SplitTraining(model, result, images[val_indices], labels[val_indices])
+
+
+def validation_report(preset: Preset, outliers: int, seed: int) -> dict:
+    """Train ``preset`` on the training split (with ``outliers`` non-digits when not 0), calibrate it, and
+    report validation accuracy and the share of validation non-digits under the "not a digit" threshold."""
+    (images, labels), _ = data.load_mnist()
+    trained = train_on_training_split(preset, seed, outliers, images, labels)
+    val_non_digits, found = preprocess_batch(drawn.non_digit_set(60, seed=11, part="training").pictures)
+    calibrated, temperature = calibration.calibrate(trained.model, trained.val_images, trained.val_labels)
+    val_confidence = predict_probabilities(calibrated, trained.val_images).max(axis=1)
     threshold = float(np.percentile(val_confidence, 0.5))
     flagged = (predict_probabilities(calibrated, val_non_digits).max(axis=1) < threshold) | ~found
+    result = trained.result
     return {
         "seed": seed,
         "val_accuracy": float(result.history["val_accuracy"][result.best_epoch - 1]),
