@@ -98,3 +98,9 @@ def test_random_warp_draws_each_images_elastic_strength_between_none_and_alpha()
     warped = np.asarray(layer(images, training=True))
     change = np.abs(warped - images).mean(axis=(1, 2, 3))
     assert change.min() < 0.2 * change.max()  # weak and strong distortions in one batch
+
+
+@pytest.mark.parametrize("bad", [{"shear": -0.1}, {"elastic_alpha": -1.0}, {"elastic_sigma": 0.0}])
+def test_augmentation_refuses_a_negative_slant_or_strength_and_a_flat_elastic_field(bad):
+    with pytest.raises(ValueError, match=f"{next(iter(bad))}={next(iter(bad.values()))}"):
+        Augmentation(**bad)

@@ -45,6 +45,13 @@ class Augmentation:
     elastic_alpha: float = 0.0
     elastic_sigma: float = 4.0
 
+    def __post_init__(self):
+        if self.shear < 0 or self.elastic_alpha < 0 or self.elastic_sigma <= 0:
+            raise ValueError(
+                "shear and elastic_alpha must be 0 or more, elastic_sigma above 0; got "
+                f"shear={self.shear}, elastic_alpha={self.elastic_alpha}, elastic_sigma={self.elastic_sigma}"
+            )
+
 
 def max_filter_3x3(images):
     """The maximum over each pixel's 3x3 neighbourhood (borders see only the pixels inside), NHWC.
