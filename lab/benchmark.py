@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from digit_recog import config, data, drawn
+from digit_recog import config, data, drawn, robustness, training_sets
 from digit_recog.artifacts import MissingArtifactError, shown_path, write_json
 from digit_recog.augment import Augmentation
 from digit_recog.machine import machine_info, widest_vector_unit
@@ -40,8 +40,8 @@ from digit_recog.reading.predict import to_model_input
 from lab import paths, readme_blocks
 
 BASELINE_PRESET = "seed"
-DEFAULT_PRESETS = ("fast", "default", "best")
-DEFAULT_SEED_COUNTS = {"fast": 5, "default": 3, "best": 3}
+DEFAULT_PRESETS = ("fast", "default", "many_writers", "best")
+DEFAULT_SEED_COUNTS = {"fast": 5, "default": 3, "many_writers": 3, "best": 3}
 ENSEMBLE_KEY = "ensemble"
 EARLIER_VERSION = "earlier version"
 TABLE_START = "<!-- benchmark-table:start -->"
@@ -166,6 +166,9 @@ class TrainedModel:
     model: keras.Model
     result: train.TrainingResult
     test_accuracy: float
+    other_writers_accuracy: dict[str, float] = field(
+        default_factory=dict
+    )  # on each test set of other writers
 
 
 def load_benchmark_data(bench: BenchmarkConfig) -> BenchmarkData:
@@ -200,24 +203,51 @@ def train_one(
     With ``save`` (and a ``bench.models_dir``), the model is saved as ``<preset>_seed<seed>.keras``.
     """
     preset = bench.preset_for(preset_name, seed)
-    images = len(bench_data.train_images)
-    log(f"training {preset_name} seed {seed}: up to {preset.train.epochs} epochs on {images} images")
+    train_images, train_labels, val_images, val_labels = with_other_writers(
+        bench_data, preset.train.training_sets, bench.train_subset
+    )
+    sets = "+".join(preset.train.training_sets)
+    log(
+        f"training {preset_name} seed {seed}: up to {preset.train.epochs} epochs on "
+        f"{len(train_images)} images ({sets})"
+    )
     model = build_cnn(preset.model, name=f"{preset_name}_seed{seed}", seed=seed)
     result = train.train_model(
         model,
-        bench_data.train_images,
-        bench_data.train_labels,
-        bench_data.val_images,
-        bench_data.val_labels,
+        train_images,
+        train_labels,
+        val_images,
+        val_labels,
         preset.train,
         verbose=bench.verbose,
         outlier_images=drawn.outlier_exposure_images(preset.train.outlier_images),
     )
     accuracy = predict.accuracy(model, bench_data.test_images, bench_data.test_labels)
-    log(f"  {preset_name} seed {seed}: test accuracy {accuracy:.4f}, {result.train_seconds:.1f} s")
+    others = {
+        name: round(predict.accuracy(model, images, labels), 5)
+        for name, (images, labels) in robustness.other_writers_test_sets().items()
+    }
+    log(
+        f"  {preset_name} seed {seed}: test accuracy {accuracy:.4f}, other writers {others}, "
+        f"{result.train_seconds:.1f} s"
+    )
     if save and bench.models_dir is not None:
         save_model(model, saved_model_path(preset_name, seed, bench.models_dir))
-    return TrainedModel(preset_name, seed, model, result, accuracy)
+    return TrainedModel(preset_name, seed, model, result, accuracy, others)
+
+
+def with_other_writers(bench_data: BenchmarkData, sets: tuple[str, ...], train_subset: int | None):
+    """``(train_images, train_labels, val_images, val_labels)``: the benchmark's MNIST parts when ``sets``
+    holds "mnist", plus the training and validation parts of every other-writer set in ``sets`` (a tenth of
+    ``train_subset`` of each in a quick run)."""
+    parts = []
+    if data.MNIST in sets:
+        parts.append(
+            (bench_data.train_images, bench_data.train_labels, bench_data.val_images, bench_data.val_labels)
+        )
+    subset = max(1, train_subset // 10) if train_subset else None
+    parts += [training_sets.other_writers_parts(name, subset) for name in sets if name != data.MNIST]
+    return tuple(np.concatenate([part[index] for part in parts]) for index in range(4))
 
 
 def saved_model_path(preset_name: str, seed: int, models_dir: Path = config.BENCHMARK_MODELS_DIR) -> Path:
@@ -272,6 +302,7 @@ def baseline_summary(baselines: list[TrainedModel], bench: BenchmarkConfig) -> d
         "train_cpu_seconds": round(statistics.fmean(cpu_seconds), 3),
         "train_cpu_seconds_runs": cpu_seconds,
         "test_accuracy": round(baseline.test_accuracy, 5),
+        "other_writers_accuracy": baseline.other_writers_accuracy,
     }
 
 
@@ -291,6 +322,14 @@ def preset_summary(runs: list[TrainedModel], baseline: dict, bench: BenchmarkCon
         "epochs_run": [run.result.epochs_run for run in runs],
         "test_accuracy": accuracies,
         "test_accuracy_mean": round(statistics.fmean(accuracies), 5),
+        "other_writers_accuracy": {
+            name: [run.other_writers_accuracy[name] for run in runs]
+            for name in runs[0].other_writers_accuracy
+        },
+        "other_writers_accuracy_mean": {
+            name: round(statistics.fmean(run.other_writers_accuracy[name] for run in runs), 5)
+            for name in runs[0].other_writers_accuracy
+        },
         "train_seconds": seconds,
         "train_seconds_mean": seconds_mean,
         "time_ratio_vs_baseline": ratio(seconds_mean, baseline["train_seconds"]),
@@ -322,8 +361,9 @@ def is_current(benchmark: dict, name: str) -> bool:
 
 
 def with_augmentation_defaults(recipe: dict) -> dict:
-    """``recipe`` with any augmentation setting it predates (slant, elastic distortion) at its default,
-    which is what it trained with."""
+    """``recipe`` with any setting it predates at its default, which is what it trained with: slant and
+    elastic distortion of the augmentation, and the training sets (MNIST alone)."""
+    recipe = recipe | {"train": {"training_sets": [data.MNIST]} | recipe["train"]}
     augmentation = recipe["model"].get("augmentation")
     if augmentation is None:
         return recipe

@@ -11,6 +11,10 @@ from sklearn.model_selection import train_test_split
 from digit_recog import config
 from digit_recog.artifacts import atomic_path, require
 
+MNIST = "mnist"
+# What a model can learn from: MNIST's training split and the training writers of the two other-writer sets
+# (``digit_recog.other_writers``); ``digit_recog.training_sets`` loads them.
+TRAINING_SETS = (MNIST, "pendigits", "optdigits")
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 
@@ -156,6 +160,26 @@ def _fail(error_type: type[MnistFileError], path: Path, expected: str, found: st
         f"MNIST file {path} is not the original: expected {expected}, found {found}. "
         + RESTORE_HINT.format(name=path.name)
     )
+
+
+class UnknownTrainingSetError(ValueError):
+    """A training set name that the project does not know."""
+
+
+def check_training_sets(names) -> tuple[str, ...]:
+    """``names`` as a tuple of known set names, without repeats, in the order given.
+
+    Raises:
+        UnknownTrainingSetError: listing the known names, for an unknown or empty choice (a single string is
+            taken as one name).
+    """
+    chosen = (names,) if isinstance(names, str) else tuple(names)
+    unknown = [name for name in chosen if name not in TRAINING_SETS]
+    if unknown or not chosen:
+        raise UnknownTrainingSetError(
+            f"unknown training set(s) {unknown or 'none given'}; choose one or more of {list(TRAINING_SETS)}."
+        )
+    return tuple(dict.fromkeys(chosen))
 
 
 def split_train_validation(labels: np.ndarray, validation_size: int, seed: int):

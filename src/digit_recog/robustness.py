@@ -18,6 +18,7 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage
 
+from digit_recog import other_writers
 from digit_recog.artifacts import atomic_path, write_json
 from digit_recog.reading.image import preprocess_array, preprocess_batch
 
@@ -251,3 +252,21 @@ def other_writers_digits(upscale: int = 32) -> tuple[np.ndarray, np.ndarray]:
         for image in digits.images
     ]
     return np.stack(images), digits.target.astype(np.uint8)
+
+
+OTHER_WRITERS_TEST_SETS = {
+    "pendigits test writers": "14 writers' pen paths drawn on the page's canvas (UCI pendigits test file)",
+    "optdigits test writers": "13 writers' 32x32 scanned bitmaps (UCI optdigits writer-independent file)",
+    "scikit-learn digits": "the same 13 writers averaged to 8x8 (scikit-learn's load_digits)",
+}
+
+
+def other_writers_test_sets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every set of writers that no model trains or chooses on, as the reader sees them: ``{name: (images,
+    labels)}`` in the order of :data:`OTHER_WRITERS_TEST_SETS`. For reporting only."""
+    names = list(OTHER_WRITERS_TEST_SETS)
+    return {
+        names[0]: other_writers.test_digits("pendigits"),
+        names[1]: other_writers.test_digits("optdigits"),
+        names[2]: other_writers_digits(),
+    }

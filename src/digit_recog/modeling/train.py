@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digit_recog import config
+from digit_recog import config, data
 from digit_recog.artifacts import write_json
 from digit_recog.machine import machine_info
 
@@ -36,8 +36,12 @@ class TrainConfig:
     # to draw; those without ink are left out. The caller draws them
     # (``digit_recog.drawn.outlier_exposure_images``) and passes them to ``train_model``.
     outlier_images: int = 0
+    # What the model learns from: any of ``data.TRAINING_SETS`` ("mnist", the other writers' training
+    # files; ``digit_recog.training_sets.load_training_data`` loads them). A list or one name is taken too.
+    training_sets: tuple[str, ...] = (data.MNIST,)
 
     def __post_init__(self):
+        object.__setattr__(self, "training_sets", data.check_training_sets(self.training_sets))
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}.")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:

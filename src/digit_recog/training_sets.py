@@ -1,0 +1,125 @@
+"""Which digits a model learns from: MNIST's training split and the other-writer sets' training writers.
+
+Each set gives a training part and a validation part. MNIST's come from the split ``02_preprocess`` saves;
+each other-writer training file is split the same way (stratified, seeded), before any picture is drawn, so
+that no digit of the validation part is ever trained on in any rendering. The other sets' test writers never
+enter here.
+"""
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from digit_recog import config, data, other_writers
+
+MNIST = data.MNIST
+# How often each training digit of a set is drawn per epoch's data: pen paths once (at a random pen width),
+# bitmaps twice (each at its own blur), since the bitmap file is the smaller one.
+COPIES = {MNIST: 1, "pendigits": 1, "optdigits": 2}
+OTHER_WRITERS_VALIDATION_FRACTION = 0.1
+RENDERING_SEED = 2026  # the pen widths and blurs of the training pictures
+
+
+@dataclass
+class TrainingData:
+    """Training and validation images (raw 0-255, (N, 28, 28)) and labels, and what each set gave."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    counts: dict[str, dict] = field(default_factory=dict)  # per set: training and validation images, copies
+    val_parts: dict[str, slice] = field(default_factory=dict)  # each set's rows of the validation arrays
+
+    def validation_part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The validation images and labels of one set."""
+        rows = self.val_parts[name]
+        return self.val_images[rows], self.val_labels[rows]
+
+
+def load_training_data(
+    training_sets, split_path=config.SPLIT_PATH, train_subset: int | None = None
+) -> TrainingData:
+    """The chosen sets' training and validation parts, MNIST's from the split at ``split_path``.
+
+    ``train_subset`` keeps the first that many training digits of each set (before copies), for quick runs.
+
+    Raises:
+        data.UnknownTrainingSetError: for an unknown set name, listing the known ones.
+        MnistFileError, OtherWritersFileError: naming a missing or damaged data file.
+    """
+    parts = {
+        name: _set_parts(name, split_path, train_subset) for name in data.check_training_sets(training_sets)
+    }
+    val_parts, start = {}, 0
+    for name, (_, _, val_images, _) in parts.items():
+        val_parts[name] = slice(start, start + len(val_images))
+        start += len(val_images)
+    return TrainingData(
+        train_images=np.concatenate([part[0] for part in parts.values()]),
+        train_labels=np.concatenate([part[1] for part in parts.values()]),
+        val_images=np.concatenate([part[2] for part in parts.values()]),
+        val_labels=np.concatenate([part[3] for part in parts.values()]),
+        counts={name: _counts(name, part) for name, part in parts.items()},
+        val_parts=val_parts,
+    )
+
+
+def _counts(name: str, part: tuple) -> dict:
+    counts = {"train_images": len(part[0]), "val_images": len(part[2]), "copies": COPIES[name]}
+    if name != MNIST:
+        counts["writers"] = other_writers.writers(name, "training")
+    return counts
+
+
+def _set_parts(name: str, split_path, train_subset: int | None):
+    if name == MNIST:
+        (images, labels), _ = data.load_mnist()
+        train_indices, val_indices = data.load_split(split_path)
+        train_indices = train_indices[:train_subset] if train_subset else train_indices
+        return images[train_indices], labels[train_indices], images[val_indices], labels[val_indices]
+    return other_writers_parts(name, train_subset)
+
+
+@functools.cache
+def other_writers_parts(name: str, train_subset: int | None = None, copies: int | None = None):
+    """``(train_images, train_labels, val_images, val_labels)`` of one other-writer set, as the reader sees
+    them: the training part drawn ``copies`` times (default :data:`COPIES`), the validation part once; made
+    once per process."""
+    shapes, labels = other_writers.digit_shapes(name, "training")
+    train_indices, val_indices = data.split_train_validation(
+        labels, round(OTHER_WRITERS_VALIDATION_FRACTION * len(labels)), config.SEED
+    )
+    train_indices = train_indices[:train_subset] if train_subset else train_indices
+    rng = np.random.default_rng(RENDERING_SEED)
+    val_images, val_labels = other_writers.in_mnist_layout(
+        other_writers.draw(name, shapes[val_indices], rng), labels[val_indices]
+    )
+    copies = [
+        other_writers.in_mnist_layout(
+            other_writers.draw(name, shapes[train_indices], rng), labels[train_indices]
+        )
+        for _ in range(copies or COPIES[name])
+    ]
+    train_images = np.concatenate([images for images, _ in copies])
+    train_labels = np.concatenate([copy_labels for _, copy_labels in copies])
+    for array in (train_images, train_labels, val_images, val_labels):
+        array.setflags(write=False)
+    return train_images, train_labels, val_images, val_labels
+
+
+def describe(counts: dict[str, dict]) -> str:
+    """What a model learned from, in words: "MNIST (55,000 images) and 60 other writers: pendigits (30
+    writers, 6,745 images), optdigits (30 writers, 3,480 images)"."""
+    mnist = f"MNIST ({counts[MNIST]['train_images']:,} images)" if MNIST in counts else ""
+    others = {name: part for name, part in counts.items() if name != MNIST}
+    if not others:
+        return mnist
+    listed = ", ".join(
+        f"{name} ({part['writers']} writers, {part['train_images']:,} images)"
+        for name, part in others.items()
+    )
+    writers = sum(part["writers"] for part in others.values())
+    joined = f"{writers} other writers: {listed}"
+    return f"{mnist} and {joined}" if mnist else joined
