@@ -132,7 +132,8 @@ def test_test_writers_read_as_mnist_digits():
 
 
 def test_unknown_training_sets_are_named_with_the_known_ones():
-    with pytest.raises(data.UnknownTrainingSetError, match=r"\['emnist'\].*'mnist', 'pendigits', 'optdigits'"):
+    known = r"\['emnist'\].*'mnist', 'pendigits', 'optdigits'"
+    with pytest.raises(data.UnknownTrainingSetError, match=known):
         TrainConfig(training_sets=["mnist", "emnist"])
     with pytest.raises(data.UnknownTrainingSetError, match="none given"):
         data.check_training_sets([])

@@ -288,11 +288,11 @@ def in_mnist_layout(pictures: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
 
 
 @functools.cache
-def test_digits(set_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The test writers' digits of ``set_name`` as the reader sees them: (N, 28, 28) uint8 and labels,
-    read-only, made once per process. For reporting only."""
+def test_digits(set_name: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The test writers' digits of ``set_name`` (the first ``limit`` of them, when given) as the reader sees
+    them: (N, 28, 28) uint8 and labels, read-only, made once per process. For reporting only."""
     shapes, labels = digit_shapes(set_name, "test")
-    images, kept = in_mnist_layout(draw(set_name, shapes), labels)
+    images, kept = in_mnist_layout(draw(set_name, shapes[:limit]), labels[:limit])
     images.setflags(write=False)
     kept.setflags(write=False)
     return images, kept

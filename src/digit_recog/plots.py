@@ -396,3 +396,31 @@ def shares_by_group(shares: pd.Series, title: str, xlabel: str) -> Figure:
     axis.set(xlim=(0, 1), xlabel=xlabel, title=title)
     figure.tight_layout()
     return figure
+
+
+def transfer_heatmap(matrix: pd.DataFrame) -> Figure:
+    """Accuracy of each training mix (rows) on each test set (columns), annotated in percent."""
+    figure, axis = plt.subplots(figsize=(1.9 * len(matrix.columns) + 2.5, 0.7 * len(matrix) + 1.5))
+    sns.heatmap(
+        100 * matrix, annot=True, fmt=".1f", cmap="viridis", vmin=50, vmax=100,
+        cbar_kws={"label": "accuracy %"}, ax=axis,
+    )  # fmt: skip
+    axis.set_xlabel("test set (writers never trained or chosen on)")
+    axis.set_title("Trained on (rows) against read (columns)")
+    figure.tight_layout()
+    return figure
+
+
+def recall_heatmap(recall: pd.DataFrame) -> Figure:
+    """Recall of each digit (columns) for each row of ``recall`` (mix and test set), in percent."""
+    figure, axis = plt.subplots(figsize=(9, 0.42 * len(recall) + 1.5))
+    labels = [" / ".join(map(str, key)) if isinstance(key, tuple) else str(key) for key in recall.index]
+    sns.heatmap(
+        100 * recall.set_axis(labels), annot=True, fmt=".0f", cmap="viridis", vmin=50, vmax=100,
+        cbar_kws={"label": "recall %"}, ax=axis,
+    )  # fmt: skip
+    axis.set_xlabel("digit")
+    axis.set_ylabel("")
+    axis.set_title("Share of each digit read right")
+    figure.tight_layout()
+    return figure

@@ -229,7 +229,7 @@ def perturbed_examples(
     }
 
 
-def other_writers_digits(upscale: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def other_writers_digits(upscale: int = 32, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Handwritten digits from outside MNIST, laid out the MNIST way: scikit-learn's 1,797 digits.
 
     They come from the UCI "optical recognition of handwritten digits" set (43 other writers, scanned
@@ -249,9 +249,9 @@ def other_writers_digits(upscale: int = 32) -> tuple[np.ndarray, np.ndarray]:
                 Image.fromarray(_to_uint8(image * 255 / 16)).resize((upscale, upscale), Image.BILINEAR)
             )
         )
-        for image in digits.images
+        for image in digits.images[:limit]
     ]
-    return np.stack(images), digits.target.astype(np.uint8)
+    return np.stack(images), digits.target[:limit].astype(np.uint8)
 
 
 OTHER_WRITERS_TEST_SETS = {
@@ -261,12 +261,13 @@ OTHER_WRITERS_TEST_SETS = {
 }
 
 
-def other_writers_test_sets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def other_writers_test_sets(limit: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every set of writers that no model trains or chooses on, as the reader sees them: ``{name: (images,
-    labels)}`` in the order of :data:`OTHER_WRITERS_TEST_SETS`. For reporting only."""
+    labels)}`` in the order of :data:`OTHER_WRITERS_TEST_SETS`, the first ``limit`` digits of each when given.
+    For reporting only."""
     names = list(OTHER_WRITERS_TEST_SETS)
     return {
-        names[0]: other_writers.test_digits("pendigits"),
-        names[1]: other_writers.test_digits("optdigits"),
-        names[2]: other_writers_digits(),
+        names[0]: other_writers.test_digits("pendigits", limit),
+        names[1]: other_writers.test_digits("optdigits", limit),
+        names[2]: other_writers_digits(limit=limit),
     }
