@@ -208,7 +208,7 @@ def test_the_shipped_model_says_when_it_is_not_a_digit_or_unsure(capsys, tmp_pat
     assert "not a digit" in text_lines[0] or "(unsure)" in text_lines[0]
 
 
-def test_runs_lists_unfinished_runs_and_restore_explains_outside_the_repository(capsys, tmp_path, monkeypatch):
+def test_runs_lists_unfinished_runs_and_restore_refuses_outside_the_repo(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
     (tmp_path / "runs" / "halfway" / "checkpoints").mkdir(parents=True)
     assert cli.main(["runs"]) == 0
