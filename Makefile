@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run experiments notebooks lab tensorboard test bench bench-quick serve export site tune-distributed lint format clean
+.PHONY: help install run experiments notebooks lab tensorboard restore test bench bench-quick serve export site tune-distributed lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ $(INSTALLED): requirements.txt requirements-gpu.txt pyproject.toml
 	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $(INSTALLED)
 
-run: install ## Run the pipeline notebooks in place (03 promotes its model), then the Results table and model card
+run: install ## Run the pipeline notebooks in place with the shipped recipe (03 promotes its model), then the Results table and model card
 	@$(MAKE) --no-print-directory notebooks RUN="$(NOTEBOOKS)"
 	$(PYTHON) -m lab.results_table
 	$(PYTHON) -m digit_recog.model_card
@@ -42,24 +42,26 @@ run: install ## Run the pipeline notebooks in place (03 promotes its model), the
 experiments: install ## Run the hyperparameter search (06) and the architecture comparison (07), in place
 	@$(MAKE) --no-print-directory notebooks RUN="$(EXPERIMENTS)"
 
-# Each notebook runs in place, its figures inline; 03_train promotes its model to the shipped one. Then
-# TensorFlow's start-up log lines and colour codes are cleaned out of the outputs.
+# Each notebook runs in place, its figures inline, with every parameter given explicitly (the shipped recipe in
+# src/digit_recog/pipeline.py, whatever the parameters cells say now); 03_train promotes its model to the
+# shipped one. Then papermill's injected cell, TensorFlow's start-up log lines and colour codes are cleaned out.
 notebooks:
-	@for notebook in $(RUN); do \
-		echo "== $$notebook"; \
-		case $$notebook in *03_train.ipynb) parameters="-p promote True";; *) parameters="";; esac; \
-		$(PYTHON) -m papermill --kernel python3 --log-output --cwd notebooks $$parameters \
-			$$notebook $$notebook || exit 1; \
-		$(PYTHON) -m digit_recog.notebook_outputs $$notebook || exit 1; \
-	done
+	$(PYTHON) -m digit_recog.pipeline $(RUN)
 
-lab: install ## Open JupyterLab at notebooks/ with the project's environment as kernel (LAB_PORT=8888)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.port=$(LAB_PORT) --ServerApp.port_retries=50 \
+# The file browser starts in notebooks/ but reaches the whole project (runs/, figures/, reports/).
+lab: install ## Open JupyterLab on the project, at notebooks/, with the project's environment as kernel (LAB_PORT=8888)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+		--ServerApp.port=$(LAB_PORT) --ServerApp.port_retries=50 \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 tensorboard: install ## Open TensorBoard on every training run's logs, HParams included (TENSORBOARD_PORT=6006)
 	@test -d runs/tensorboard || { echo "no TensorBoard logs in runs/tensorboard yet: train a run with notebooks/03_train.ipynb (or make run) first" >&2; exit 1; }
-	$(VENV)/bin/tensorboard --logdir runs/tensorboard --port $(TENSORBOARD_PORT)
+	@port=$$($(PYTHON) -m digit_recog.runs free-port $(TENSORBOARD_PORT)) && \
+		if [ "$$port" != "$(TENSORBOARD_PORT)" ]; then echo "port $(TENSORBOARD_PORT) is busy: TensorBoard uses $$port"; fi && \
+		$(VENV)/bin/tensorboard --logdir runs/tensorboard --port $$port
+
+restore: install ## Put the committed shipped model, its thresholds, reports and figures back (from git's HEAD)
+	$(VENV)/bin/digit-recog runs restore
 
 test: install lint ## Lint, run the unit tests, then replay every notebook with nbval (shrunk budgets)
 	$(PYTHON) -m pytest

@@ -206,3 +206,13 @@ def test_the_shipped_model_says_when_it_is_not_a_digit_or_unsure(capsys, tmp_pat
     assert records["b_letter.png"]["verdict"] in {"not a digit", "unsure"}
     _, text_lines, _ = run_cli(capsys, "predict", str(tmp_path / "b_letter.png"))
     assert "not a digit" in text_lines[0] or "(unsure)" in text_lines[0]
+
+
+def test_runs_lists_unfinished_runs_and_restore_refuses_outside_the_repo(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "RUNS_DIR", tmp_path / "runs")
+    (tmp_path / "runs" / "halfway" / "checkpoints").mkdir(parents=True)
+    assert cli.main(["runs"]) == 0
+    assert "unfinished (no training.json" in capsys.readouterr().out.splitlines()[-1]
+    monkeypatch.setattr(config, "OUTPUT_ROOT", tmp_path)
+    assert cli.main(["runs", "restore"]) == 2
+    assert "nothing to restore" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""`make lab` starts JupyterLab at notebooks/ with the project's kernel, even when its port is taken."""
+"""`make lab` starts JupyterLab on the project, open at notebooks/, with the project's kernel, even when its
+port is taken; its file browser reaches the folders the notebooks write (runs/, figures/, reports/)."""
 
 import json
 import os
@@ -42,13 +43,16 @@ def test_make_lab_starts_on_the_next_free_port_with_the_project_kernel(tmp_path)
             served_port = int(re.search(r":(\d+)/", url).group(1))
             assert served_port != port  # the busy port was skipped, not fatal
             status = _get(f"http://127.0.0.1:{served_port}/api/status?token=test-token")
-            contents = _get(f"http://127.0.0.1:{served_port}/api/contents?token=test-token")
+            root = _get(f"http://127.0.0.1:{served_port}/api/contents?token=test-token")
+            contents = _get(f"http://127.0.0.1:{served_port}/api/contents/notebooks?token=test-token")
             specs = _get(f"http://127.0.0.1:{served_port}/api/kernelspecs?token=test-token")
         finally:
             if lab.poll() is None:
                 os.killpg(lab.pid, signal.SIGTERM)
                 lab.wait(timeout=30)
     assert "started" in status
+    assert "/lab/tree/notebooks" in url  # opens at the notebooks
+    assert {"notebooks", "figures", "reports", "models"} <= {item["name"] for item in root["content"]}
     assert {"01_explore.ipynb", "03_train.ipynb"} <= {item["name"] for item in contents["content"]}
     kernel = specs["kernelspecs"][specs["default"]]["spec"]
     assert kernel["language"] == "python"

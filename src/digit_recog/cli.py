@@ -4,7 +4,7 @@
     digit-recog serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--model PATH] [--allowed-host NAME ...]
     digit-recog export --format onnx|litert|saved_model|all|web [--out PATH] [--force]
     digit-recog tune --workers 2 [search options of python -m digit_recog.experiments.distributed]
-    digit-recog runs [list | promote NAME]
+    digit-recog runs [list | promote NAME | restore]
     digit-recog --version
 
 Each subcommand is a ``_add_<name>_command`` function that declares its arguments and a ``_<name>``
@@ -473,42 +473,75 @@ def _tune(arguments: argparse.Namespace) -> int:
 def _add_runs_command(subcommands: argparse._SubParsersAction) -> None:
     parser = subcommands.add_parser(
         "runs",
-        help="list the training runs under runs/ beside the shipped model, or promote one",
-        description="Without arguments, a table of runs: parameters, validation accuracy and loss, time. "
+        help="list the training runs beside the shipped model, promote one, or restore the shipped model",
+        description="Without arguments, a table of runs: parameters, validation accuracy and loss, time; "
+        "then the unfinished runs, and a warning when the shipped model is not the one its version records. "
         "`promote NAME` makes run NAME the shipped model (its model, reports and figures replace the shipped "
-        "ones).",
+        "ones). `restore` puts the committed shipped model, thresholds, reports and figures back from git.",
     )
-    parser.add_argument("action", nargs="?", choices=["list", "promote"], default="list")
+    parser.add_argument("action", nargs="?", choices=["list", "promote", "restore"], default="list")
     parser.add_argument("name", nargs="?", help="the run to promote")
     parser.set_defaults(run=_runs)
 
 
 def _runs(arguments: argparse.Namespace) -> int:
+    if arguments.action == "promote":
+        return _promote_run(arguments.name)
+    if arguments.action == "restore":
+        return _restore_shipped()
+    return _list_runs()
+
+
+def _promote_run(name: str | None) -> int:
     from digit_recog import runs  # imports pandas: only for this command
 
-    if arguments.action == "promote":
-        if not arguments.name:
-            _complain("runs promote needs the name of a run: digit-recog runs promote NAME")
-            return EXIT_USAGE
-        try:
-            written = runs.promote(arguments.name)
-        except (FileNotFoundError, ValueError) as error:
-            _complain(str(error))
-            return EXIT_USAGE
-        print(
-            f"promoted {arguments.name}: wrote {len(written)} files; now run `make run`'s later notebooks "
-            "(04, 05, 08) if the run lacks their reports, then `python -m digit_recog.model_card`"
-        )
-        return EXIT_OK
+    if not name:
+        _complain("runs promote needs the name of a run: digit-recog runs promote NAME")
+        return EXIT_USAGE
+    try:
+        written = runs.promote(name)
+    except (FileNotFoundError, ValueError) as error:
+        _complain(str(error))
+        return EXIT_USAGE
+    print(
+        f"promoted {name}: wrote {len(written)} files; now run `make run`'s later notebooks "
+        "(04, 05, 08) if the run lacks their reports, then `python -m digit_recog.model_card`"
+    )
+    return EXIT_OK
+
+
+def _restore_shipped() -> int:
+    from digit_recog import runs
+
+    try:
+        changed = runs.restore()
+    except RuntimeError as error:
+        _complain(str(error))
+        return EXIT_USAGE
+    listed = ", ".join(changed) if changed else "nothing had changed"
+    print(f"restored the committed shipped model, reports and figures from git: {listed}")
+    return EXIT_OK
+
+
+def _list_runs() -> int:
+    from digit_recog import runs
+
+    problem = runs.shipped_model_problem()
+    if problem:
+        print(f"warning: {problem}")
     table = runs.runs_table()
     if table.empty:
         print("no runs yet: train one with notebooks/03_train.ipynb (e.g. -p run_name quick -p epochs 1)")
-        return EXIT_OK
-    print(
-        table.drop(columns=["machine", "finished_at"]).to_string(
-            index=False, float_format=lambda x: f"{x:.4g}"
+    else:
+        print(
+            table.drop(columns=["machine", "finished_at"]).to_string(
+                index=False, float_format=lambda x: f"{x:.4g}"
+            )
         )
-    )
+    unfinished = runs.unfinished_run_names()
+    if unfinished:
+        names = ", ".join(unfinished)
+        print(f"unfinished (no training.json; a new training of the same name replaces it): {names}")
     return EXIT_OK
 
 

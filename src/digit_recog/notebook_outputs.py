@@ -1,4 +1,4 @@
-"""Keep committed notebook outputs meaningful: drop TensorFlow's start-up log noise and terminal colour codes.
+"""Keep committed notebooks meaningful and stable: no log noise, no papermill cell, JupyterLab's metadata.
 
 TensorFlow's C++ libraries write notices (absl's "All log messages before absl::InitializeLog()", oneDNN's
 and the CPU-feature lines, retracing warnings) to the kernel's stderr whatever ``TF_CPP_MIN_LOG_LEVEL`` says,
@@ -6,7 +6,10 @@ and Keras colours its model summary with ANSI escape codes. ``make run`` cleans 
 
     python -m digit_recog.notebook_outputs notebooks/03_train.ipynb [...]
 
-Only those lines go; every other output, figures included, stays as the run left it.
+Only those lines go; every other output, figures included, stays as the run left it. :func:`tidy_outputs`
+also drops papermill's ``injected-parameters`` cell (a committed one would replay ``make run``'s
+``promote=True`` on every Run All in JupyterLab) and writes the kernelspec JupyterLab writes, so that opening
+a notebook there leaves it unmodified.
 """
 
 import re
@@ -17,6 +20,9 @@ import nbformat
 
 from digit_recog.artifacts import atomic_path
 
+INJECTED_TAG = "injected-parameters"  # papermill's tag on the cell it adds under the parameters cell
+# What JupyterLab writes for the project's kernel (ipykernel's own display name).
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 NOISE_LINES = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
@@ -59,14 +65,35 @@ def clean_outputs(notebook: nbformat.NotebookNode) -> int:
     return touched
 
 
+def drop_injected_parameters(notebook: nbformat.NotebookNode) -> int:
+    """Remove papermill's ``injected-parameters`` cells in place; return how many went."""
+    kept = [cell for cell in notebook.cells if INJECTED_TAG not in cell.get("metadata", {}).get("tags", [])]
+    dropped = len(notebook.cells) - len(kept)
+    notebook.cells = kept
+    return dropped
+
+
+def set_kernelspec(notebook: nbformat.NotebookNode) -> int:
+    """Give ``notebook`` the kernelspec JupyterLab writes; return 1 if it changed, else 0."""
+    if dict(notebook.metadata.get("kernelspec", {})) == KERNELSPEC:
+        return 0
+    notebook.metadata["kernelspec"] = nbformat.from_dict(KERNELSPEC)
+    return 1
+
+
+def tidy_outputs(notebook: nbformat.NotebookNode) -> int:
+    """Clean the outputs, drop papermill's injected cell and set the kernelspec; return how many changes."""
+    return clean_outputs(notebook) + drop_injected_parameters(notebook) + set_kernelspec(notebook)
+
+
 def _joined(text: str | list[str]) -> str:
     return "".join(text) if isinstance(text, list) else text
 
 
-def clean_file(path: Path) -> int:
-    """Clean the notebook at ``path`` in place (atomically); return how many outputs changed."""
+def tidy_file(path: Path) -> int:
+    """Tidy the notebook at ``path`` in place (atomically, see :func:`tidy_outputs`); return the changes."""
     notebook = nbformat.read(path, as_version=4)
-    touched = clean_outputs(notebook)
+    touched = tidy_outputs(notebook)
     if touched:
         with atomic_path(Path(path)) as tmp_path:
             nbformat.write(notebook, tmp_path)
@@ -74,9 +101,9 @@ def clean_file(path: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Clean each notebook named on the command line; print how many outputs changed in each."""
+    """Tidy each notebook named on the command line; print how many changes each needed."""
     for name in argv if argv is not None else sys.argv[1:]:
-        print(f"{name}: {clean_file(Path(name))} outputs cleaned")
+        print(f"{name}: {tidy_file(Path(name))} outputs or cells tidied")
     return 0
 
 

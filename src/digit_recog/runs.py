@@ -7,12 +7,21 @@ notebook say, goes to a run folder of its own, and the later notebooks read it w
     runs/<run_name>/model.keras     training.json history.json metrics.json ...   (reports)
                     figures/        tensorboard/                                   (figures, TensorBoard logs)
 
-``run_name=None`` in ``04``-``08`` means the shipped model.
+``run_name=None`` in ``04``-``08`` means the shipped model. A run folder without its ``training.json`` is
+unfinished (training was interrupted, or only ``02_preprocess`` wrote a split there): ``digit-recog runs``
+lists it as such, and a new training of the same name replaces it. ``digit-recog runs restore`` puts the
+committed shipped model and its reports back from git.
 """
 
+import contextlib
+import os
 import re
 import shutil
-from dataclasses import dataclass
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +33,13 @@ from digit_recog.artifacts import MissingArtifactError, atomic_path, parse_json,
 SHIPPED = "shipped"  # how tables name the shipped model; not a valid run name
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MODEL_FILE = "model.keras"
+# What 02_preprocess writes into a run folder before any training: kept when a training replaces the run.
+PREPARED_FILES = (config.SPLIT_PATH.name, "figures/augmentation_examples.png")
+# Where 04, 05 and 08 write what they make of the shipped model unless make run asks for the shipped reports;
+# not a valid run name, so never listed as a run.
+SHIPPED_SCRATCH = "_shipped"
+# Set by make run and the notebook replay: training logs one line per epoch instead of a progress bar.
+BATCH_RUN_VARIABLE = "DIGIT_RECOG_BATCH_RUN"
 TABLE_COLUMNS = (
     "run", "preset", "epochs", "best_epoch", "batch_size", "learning_rate", "train_images", "val_accuracy",
     "val_loss", "test_accuracy", "train_seconds", "finished_at", "machine",
@@ -159,6 +175,9 @@ def new_training_run(run_name: str | None, preset: str, promote: bool, overwrite
     Raises:
         RunNameError: for a bad name; RunExistsError: when the run exists and ``overwrite`` is False.
         ValueError: when both ``promote`` and ``run_name`` are given.
+
+    An unfinished run of that name (no ``training.json``) is replaced without asking; replacing a run
+    (``overwrite``) first clears everything it wrote (see :func:`clear_run`).
     """
     if promote:
         if run_name is not None:
@@ -168,12 +187,28 @@ def new_training_run(run_name: str | None, preset: str, promote: bool, overwrite
             )
         return shipped()
     paths = run_paths(run_name or default_run_name(preset))
-    if paths.reports_dir.exists() and not overwrite:
+    if paths.training.is_file() and not overwrite:
         raise RunExistsError(
             f"{shown_path(paths.reports_dir)} already holds a run named {paths.name!r}: choose another "
             "run_name, delete that folder, or set overwrite_run=True to replace it."
         )
+    clear_run(paths)
     return paths
+
+
+def clear_run(paths: RunPaths) -> None:
+    """Delete what run ``paths`` wrote (model, checkpoints, reports, figures, TensorBoard logs), keeping only
+    the split and figure ``02_preprocess`` prepared for it (``PREPARED_FILES``)."""
+    kept = {paths.reports_dir / name for name in PREPARED_FILES}
+    if paths.reports_dir.is_dir():
+        for path in sorted(paths.reports_dir.rglob("*"), reverse=True):  # files before their folders
+            if path in kept or any(path in keep.parents for keep in kept):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink()
+    shutil.rmtree(paths.tensorboard_dir, ignore_errors=True)
 
 
 def existing_run(run_name: str | None) -> RunPaths:
@@ -195,6 +230,95 @@ def existing_run(run_name: str | None) -> RunPaths:
     return paths
 
 
+def writes_of(run: RunPaths, update_shipped_reports: bool = False) -> RunPaths:
+    """Where ``04``, ``05`` and ``08`` write the reports and figures they make of ``run``.
+
+    A run's own folder; for the shipped model, its committed ``reports/`` and ``figures/`` only when
+    ``update_shipped_reports`` (what ``make run`` sets), else ``runs/_shipped/``, so that looking at the
+    shipped model in JupyterLab leaves git's files as they are.
+    """
+    if not run.is_shipped or update_shipped_reports:
+        return run
+    scratch = config.RUNS_DIR / SHIPPED_SCRATCH
+    return replace(run, reports_dir=scratch, figures_dir=scratch / "figures")
+
+
+def run_name_list(names: str | list[str] | None) -> list[str] | None:
+    """``names`` as a list: one name given as a string is that one run (``"quick"`` -> ``["quick"]``)."""
+    return [names] if isinstance(names, str) else None if names is None else list(names)
+
+
+class FloorError(AssertionError):
+    """A score of the shipped model below the floor it must clear."""
+
+
+def check_floor(what: str, value: float, floor: float | None, strict: bool) -> bool:
+    """Whether ``value`` clears ``floor`` (always, for a floor of None).
+
+    Raises:
+        FloorError: below the floor when ``strict`` (the shipped model, and ``make run``); for any other run
+            a line says so, and the notebook goes on.
+    """
+    if floor is None or value >= floor:
+        return True
+    message = f"{what} {value:.4f} is below the floor {floor}"
+    if strict:
+        raise FloorError(f"{message} (set it to None to switch the floor off)")
+    print(f"note: {message}; floors guard only the shipped model, so this run goes on")
+    return False
+
+
+def floors_strict(run: RunPaths) -> bool:
+    """Whether a notebook's accuracy floors stop it: for the shipped model, and in ``make run`` and the
+    notebook replay (``DIGIT_RECOG_BATCH_RUN``); any other run only notes a score below its floor."""
+    return run.is_shipped or bool(os.environ.get(BATCH_RUN_VARIABLE))
+
+
+def shown_paths(paths: list[Path]) -> list[str]:
+    """``paths`` as the notebooks print them: relative to the output root (the project, usually)."""
+    return [shown_path(Path(path)) for path in paths]
+
+
+def print_saved(paths: list[Path]) -> None:
+    """Print one ``saved PATH`` line for each file written, its path relative to the project."""
+    for shown in shown_paths(paths):
+        print("saved", shown)
+
+
+def training_verbosity() -> int:
+    """Keras's ``verbose`` for training: a progress bar within each epoch (1) in an interactive session,
+    one line per epoch (2) in ``make run`` and the notebook replay, which set ``DIGIT_RECOG_BATCH_RUN``."""
+    return 2 if os.environ.get(BATCH_RUN_VARIABLE) else 1
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by the user (Kernel -> Interrupt, Ctrl-C); IPython shows one line, no traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
+
+
+@contextlib.contextmanager
+def interruptible(run: RunPaths) -> Iterator[None]:
+    """Turn an interrupt during training into one line saying what was kept of ``run``.
+
+    Raises:
+        TrainingInterrupted: instead of the KeyboardInterrupt, so that Run All still stops there.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        kept = (
+            f"the best epoch so far is in {shown_paths([run.checkpoint])[0]}"
+            if run.checkpoint.is_file()
+            else "no epoch finished, nothing was kept"
+        )
+        again = "rerun make run" if run.is_shipped else f"a new training named {run.name!r} replaces it"
+        raise TrainingInterrupted(
+            f"training interrupted: {kept}; the run is unfinished (no training.json), {again}"
+        ) from None
+
+
 def run_names() -> list[str]:
     """Names of the runs under ``runs/`` that have a training summary, oldest first."""
     if not config.RUNS_DIR.is_dir():
@@ -207,6 +331,20 @@ def run_names() -> list[str]:
     return [
         folder.name for folder in sorted(found, key=lambda folder: (folder / "training.json").stat().st_mtime)
     ]
+
+
+def unfinished_run_names() -> list[str]:
+    """Names of the run folders under ``runs/`` without a training summary (interrupted or only prepared)."""
+    if not config.RUNS_DIR.is_dir():
+        return []
+    return sorted(
+        folder.name
+        for folder in config.RUNS_DIR.iterdir()
+        if folder.is_dir()
+        and RUN_NAME.fullmatch(folder.name)
+        and folder.name != "tensorboard"
+        and not (folder / "training.json").is_file()
+    )
 
 
 def runs_table(include_shipped: bool = True) -> pd.DataFrame:
@@ -269,7 +407,76 @@ def promote(run_name: str) -> list[Path]:
     ]
 
 
+SHIPPED_FILES = ("models", "reports", "figures")  # what `runs restore` takes back from git
+
+
+def restore() -> list[str]:
+    """Put the committed shipped model, its thresholds, version, card, reports and figures back from git's
+    ``HEAD`` (``git restore --source=HEAD``); return the files that changed.
+
+    Raises:
+        RuntimeError: outside a git checkout (or without git), naming what to do instead.
+    """
+    if config.OUTPUT_ROOT != config.PROJECT_ROOT:
+        raise RuntimeError(
+            f"outputs go to {config.OUTPUT_ROOT} (DIGIT_RECOG_OUTPUT_DIR), not the repository: "
+            "nothing to restore"
+        )
+    changed = _git("diff", "--name-only", "HEAD", "--", *SHIPPED_FILES).split()
+    _git("restore", "--source=HEAD", "--staged", "--worktree", "--", *SHIPPED_FILES)
+    return changed
+
+
+def _git(*arguments: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *arguments], cwd=config.PROJECT_ROOT, capture_output=True, text=True, check=True
+        )
+    except FileNotFoundError as error:
+        raise RuntimeError("git is not installed: restore the shipped model from a fresh clone") from error
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(
+            f"git {arguments[0]} failed in {config.PROJECT_ROOT} ({error.stderr.strip()}): restoring needs "
+            "a git checkout of the project; outside one, download the project again"
+        ) from error
+    return done.stdout
+
+
+def shipped_model_problem() -> str | None:
+    """Why the shipped model's file disagrees with its recorded version (``models/model_version.json``), or
+    None when it holds the recorded model."""
+    from digit_recog.model_card import UNVERSIONED, model_version
+
+    if not config.MODEL_PATH.is_file() or not config.MODEL_VERSION_PATH.is_file():
+        return None
+    if model_version(config.MODEL_PATH, config.MODEL_VERSION_PATH)["version"] != UNVERSIONED:
+        return None
+    return (
+        f"{shown_path(config.MODEL_PATH)} is not the model {shown_path(config.MODEL_VERSION_PATH)} records "
+        "(its SHA-256 differs): it and its reports may disagree. `digit-recog runs restore` puts the "
+        "committed one back; `make run` retrains and records a new version"
+    )
+
+
+def free_port(start: int, tries: int = 50) -> int:
+    """The first port from ``start`` on that nothing on this machine listens to."""
+    for port in range(start, start + tries):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"ports {start}-{start + tries - 1} are all busy")
+
+
 def _copy(source: Path, destination: Path) -> Path:
     with atomic_path(destination) as partial:
         shutil.copyfile(source, partial)
     return destination
+
+
+if __name__ == "__main__":  # `python -m digit_recog.runs free-port 6006`, for make tensorboard
+    if sys.argv[1:2] != ["free-port"] or len(sys.argv) != 3:
+        sys.exit("usage: python -m digit_recog.runs free-port START")
+    print(free_port(int(sys.argv[2])))

@@ -3,8 +3,9 @@
 Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds it for tests too.
 
     GET  /              the drawing page (static/index.html)
-    GET  /health        {"status", "model", "version", "model_version", "model_sha256"}
-                        (the package's version; the model's version, or "unversioned", and SHA-256)
+    GET  /health        {"status", "model", "version", "model_version", "model_sha256", "model_modified"}
+                        (the package's version; the model's version, or "unversioned", and SHA-256;
+                        model_modified: the shipped model's file is not the one its version records)
     POST /api/predict   multipart field ``image`` -> digit, verdict, probabilities, top 3, preprocessed image
     GET  /openapi.json  the API's schema (the interactive /docs page is off: it loads its scripts from a CDN)
 
@@ -37,7 +38,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digit_recog import __version__, config
-from digit_recog.model_card import model_version
+from digit_recog.model_card import UNVERSIONED, model_version
 from digit_recog.reading.image import (
     MAX_DECODED_BYTES,
     ImageReadError,
@@ -145,6 +146,8 @@ def create_app(
             "version": __version__,
             "model_version": served["version"],
             "model_sha256": served["sha256"],
+            # the shipped model's file, but not the one models/model_version.json records
+            "model_modified": served["version"] == UNVERSIONED and _is_shipped_path(model_path),
         }
 
     @app.post(
@@ -178,6 +181,11 @@ def create_app(
         return reading_response(reading)
 
     return app
+
+
+def _is_shipped_path(model_path) -> bool:
+    """Whether ``model_path`` is the shipped model's file (``models/digit_recog_mnist_cnn.keras``)."""
+    return Path(model_path).resolve() == config.MODEL_PATH.resolve()
 
 
 def app_from_environment() -> FastAPI:
