@@ -11,13 +11,13 @@ LAB_PORT ?= 8888
 TENSORBOARD_PORT ?= 6006
 # The pipeline (data, training, evaluation, figures, robustness); the search and the architecture
 # comparison (06, 07) take longer and run with `make experiments`.
-EXPERIMENTS := notebooks/06_tune.ipynb notebooks/07_architectures.ipynb
-NOTEBOOKS := $(filter-out $(EXPERIMENTS) notebooks/09_compare_runs.ipynb,$(sort $(wildcard notebooks/0*.ipynb)))
+EXPERIMENTS := notebooks/06_tune.ipynb notebooks/07_architectures.ipynb notebooks/10_other_writers.ipynb
+NOTEBOOKS := $(filter-out $(EXPERIMENTS) notebooks/09_compare_runs.ipynb,$(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)))
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run experiments notebooks lab tensorboard restore test bench bench-quick serve export site tune-distributed lint format clean
+.PHONY: help install run experiments notebooks lab tensorboard restore test bench bench-shipped bench-quick serve export site tune-distributed lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -39,7 +39,7 @@ run: install ## Run the pipeline notebooks in place with the shipped recipe (03 
 	$(PYTHON) -m lab.results_table
 	$(PYTHON) -m digit_recog.model_card
 
-experiments: install ## Run the hyperparameter search (06) and the architecture comparison (07), in place
+experiments: install ## Run the search (06), the architecture comparison (07) and the other writers' transfer matrix (10), in place
 	@$(MAKE) --no-print-directory notebooks RUN="$(EXPERIMENTS)"
 
 # Each notebook runs in place, its figures inline, with every parameter given explicitly (the shipped recipe in
@@ -69,6 +69,10 @@ test: install lint ## Lint, run the unit tests, then replay every notebook with 
 
 bench: install ## Benchmark the presets against the original recipe; table in docs/benchmark.md (93 min on 2 AVX2 cores)
 	$(PYTHON) -m lab.benchmark --update-docs
+
+bench-shipped: install ## The shipped recipe and the MNIST-only default, 3 seeds each, against the original recipe in one run (about 35 min on 2 cores)
+	$(PYTHON) -m lab.benchmark --presets many_writers default --seeds 3 3 \
+		--output lab/reports/benchmark_shipped.json --figure lab/figures/accuracy_vs_time_shipped.png
 
 bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes; writes lab/reports/benchmark_quick.json)
 	$(PYTHON) -m lab.benchmark --quick

@@ -56,7 +56,9 @@ REPLAY_PARAMETERS = {
         "run_name": "replay",
         "hands_per_style": 3,
         "non_digits_per_kind": 10,
+        "other_writers_subset": 300,
     },
+    "10_other_writers.ipynb": {"preset": "fast", "epochs": 1, "train_subset": 500, "test_subset": 200},
     "09_compare_runs.ipynb": {"run_names": ["replay"]},
 }
 
@@ -75,7 +77,7 @@ def prepare_copies(target: Path) -> list[Path]:
     """Write each notebook, with its replay parameters injected, into ``target``."""
     target.mkdir(parents=True)
     copies = []
-    for source in sorted(NOTEBOOKS_DIR.glob("0*.ipynb")):
+    for source in sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
         notebook = nbformat.read(source, as_version=4)
         parameters = REPLAY_PARAMETERS.get(source.name)
         if parameters:

@@ -66,6 +66,7 @@ def test_the_card_states_the_version_recipe_results_and_limits():
             "train_images": 55000,
             "val_images": 5000,
             "train_config": {"seed": 42, "batch_size": 256, "learning_rate": 0.006, "label_smoothing": 0.1},
+            "learned_from": "MNIST (55,000 images) and 30 other writers: optdigits (30 writers, 3 images)",
         },
         "metrics": {
             "parameters": 391754,
@@ -81,7 +82,7 @@ def test_the_card_states_the_version_recipe_results_and_limits():
                 "accuracy": 0.9953,
             },
         },
-        "other_writers": {"images": 1797, "accuracy": {"shipped": 0.9527}},
+        "other_writers": {"sets": {"scikit-learn digits": {"images": 1797, "accuracy": {"shipped": 0.9527}}}},
     }
     robustness = pd.DataFrame(
         {
@@ -95,7 +96,9 @@ def test_the_card_states_the_version_recipe_results_and_limits():
     record = {"version": 3, "sha256": "f" * 64, "released": "2026-11-26"}
     card = model_card.render_card(record, reports, robustness)
     assert card.startswith("# Model card: `digit_recog_mnist_cnn.keras`, version 3")
-    assert "99.53% (47 errors in 10,000)" in card and "95.27%" in card and "digit 9: 98.90%" in card
+    assert "99.53% (47 errors in 10,000)" in card and "digit 9: 98.90%" in card
+    assert "| scikit-learn digits (1,797 digits) | 95.27% |" in card
+    assert "Trained on MNIST (55,000 images) and 30 other writers: optdigits (30 writers" in card
     assert "expected calibration error 0.090" in card
     assert "- rotate: 60% at 45 (degrees), after preprocessing." in card
     assert "- blur: at least 90% at every strength tried, 3 to 3 (sigma)." in card

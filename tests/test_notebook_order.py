@@ -16,6 +16,7 @@ from digit_recog import config
         ("06_tune.ipynb", "02_preprocess.ipynb"),
         ("07_architectures.ipynb", "02_preprocess.ipynb"),
         ("08_robustness.ipynb", "03_train.ipynb"),
+        ("10_other_writers.ipynb", "02_preprocess.ipynb"),
     ],
 )
 def test_out_of_order_notebook_names_its_prerequisite(notebook, needs, tmp_path, monkeypatch):

@@ -144,7 +144,11 @@ def test_unknown_training_sets_are_named_with_the_known_ones():
 @pytest.fixture
 def without_cached_files():
     """The other writers' files read afresh (the loaders keep what they read for the process)."""
-    caches = (other_writers.digit_shapes, training_sets.other_writers_parts)
+    caches = (
+        other_writers.digit_shapes,
+        training_sets.other_writers_training,
+        training_sets.other_writers_validation,
+    )
     for cached in caches:
         cached.cache_clear()
     yield

@@ -6,7 +6,7 @@ import pytest
 
 from digit_recog import config, notebook_outputs, pipeline
 
-NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("0*.ipynb"))
+NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
 def _read(path):

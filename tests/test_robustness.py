@@ -80,9 +80,21 @@ def test_other_writers_digits_are_mnist_style():
 
 def test_other_writers_accuracies_are_saved_for_the_markdown_table(tmp_path):
     path = robustness.save_other_writers(
-        {"shipped": 0.9594, "original_recipe": 0.8926}, 1797, tmp_path / "o.json"
+        {"scikit-learn digits": {"shipped": 0.9594, "original_recipe": 0.8926}},
+        {"scikit-learn digits": 1797},
+        tmp_path / "o.json",
     )
     assert json.loads(path.read_text()) == {
-        "images": 1797,
-        "accuracy": {"original_recipe": 0.8926, "shipped": 0.9594},
+        "sets": {
+            "scikit-learn digits": {
+                "images": 1797,
+                "accuracy": {"original_recipe": 0.8926, "shipped": 0.9594},
+            }
+        }
     }
+
+
+def test_the_test_writers_sets_come_in_order_and_shrink_to_a_limit():
+    sets = robustness.other_writers_test_sets(limit=40)
+    assert list(sets) == list(robustness.OTHER_WRITERS_TEST_SETS)
+    assert all(len(images) == len(labels) <= 40 for images, labels in sets.values())

@@ -45,7 +45,7 @@ RECIPE: dict[str, dict] = {
         "run_name": None,
     },
     "03_train.ipynb": {
-        "preset": "default",
+        "preset": "many_writers",
         "epochs": None,
         "batch_size": None,
         "learning_rate": None,
@@ -53,6 +53,7 @@ RECIPE: dict[str, dict] = {
         "label_smoothing": None,
         "early_stopping_patience": None,
         "outlier_images": None,
+        "training_sets": None,
         "seed": 42,
         "train_subset": None,
         "run_name": None,
@@ -93,6 +94,7 @@ RECIPE: dict[str, dict] = {
         "run_name": None,
         "hands_per_style": 12,
         "non_digits_per_kind": 120,
+        "other_writers_subset": None,
         **PIPELINE_ONLY["08_robustness.ipynb"],
     },
 }

@@ -211,12 +211,14 @@ def save_table(table: pd.DataFrame, path: Path) -> Path:
     return Path(path)
 
 
-def save_other_writers(accuracies: dict[str, float], images: int, path: Path) -> Path:
-    """Write each model's accuracy on the other writers' digits (``{"shipped": 0.96, ...}``) as JSON.
+def save_other_writers(accuracies: dict[str, dict[str, float]], images: dict[str, int], path: Path) -> Path:
+    """Write each model's accuracy on each set of other writers (``{"pendigits test writers": {"shipped":
+    0.98, ...}, ...}``) and the sets' sizes as JSON: ``{"sets": {name: {"images": n, "accuracy": {...}}}}``.
 
-    The README's Results table quotes it (:mod:`lab.results_table`).
+    The README's Results table and the model card quote it.
     """
-    return write_json({"images": images, "accuracy": accuracies}, path)
+    sets = {name: {"images": images[name], "accuracy": by_model} for name, by_model in accuracies.items()}
+    return write_json({"sets": sets}, path)
 
 
 def perturbed_examples(

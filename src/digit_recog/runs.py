@@ -41,7 +41,8 @@ SHIPPED_SCRATCH = "_shipped"
 # Set by make run and the notebook replay: training logs one line per epoch instead of a progress bar.
 BATCH_RUN_VARIABLE = "DIGIT_RECOG_BATCH_RUN"
 TABLE_COLUMNS = (
-    "run", "preset", "epochs", "best_epoch", "batch_size", "learning_rate", "train_images", "val_accuracy",
+    "run", "preset", "training_sets", "epochs", "best_epoch", "batch_size", "learning_rate", "train_images",
+    "val_accuracy",
     "val_loss", "test_accuracy", "train_seconds", "finished_at", "machine",
 )  # fmt: skip
 
@@ -369,6 +370,7 @@ def _summary_row(paths: RunPaths) -> dict:
     return {
         "run": paths.name,
         "preset": training.get("preset"),
+        "training_sets": "+".join(train_config.get("training_sets", ["mnist"])),
         "epochs": training.get("epochs_run"),
         "best_epoch": training.get("best_epoch"),
         "batch_size": train_config.get("batch_size"),

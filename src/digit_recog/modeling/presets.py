@@ -122,8 +122,8 @@ PRESETS = {
     ),
     "many_writers": Preset(
         description="The shipped model: the default recipe, trained on MNIST's training split plus the 60 "
-        "training writers of the UCI pen-based (pendigits, each path drawn once at a random pen width) and "
-        "optical (optdigits, each bitmap twice at a random blur) digit sets, every picture through the "
+        "training writers of the UCI pen-based (pendigits, each path drawn twice at random pen widths) and "
+        "optical (optdigits, each bitmap twice at random blurs) digit sets, every picture through the "
         "reader's preprocessing; validated, calibrated and given its thresholds on the three sets' "
         "validation parts.",
         model=DEFAULT_MODEL,
