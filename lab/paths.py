@@ -14,7 +14,7 @@ FIGURES_DIR = LAB_OUTPUT_DIR / "figures"
 README_PATH = config.PROJECT_ROOT / "README.md"  # its Results table (results_table.py)
 BENCHMARK_PAGE_PATH = config.PROJECT_ROOT / "docs" / "benchmark.md"  # its table (benchmark.py --update-docs)
 BENCHMARK_PATH = REPORTS_DIR / "benchmark.json"
-# The shipped recipe, the MNIST-only default and the original recipe in one run (`make bench-shipped`): the
+# The shipped recipe and the original recipe in one run (`make bench-shipped`): the
 # README's Results table quotes it.
 SHIPPED_BENCHMARK_PATH = REPORTS_DIR / "benchmark_shipped.json"
 SHIPPED_BENCHMARK_FIGURE = FIGURES_DIR / "accuracy_vs_time_shipped.png"
