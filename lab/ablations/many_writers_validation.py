@@ -53,7 +53,7 @@ def main(variant: str, seed: int) -> dict:
     scored = {"mnist": (mnist.val_images, mnist.val_labels)}
     scored |= {name: (part[2], part[3]) for name, part in parts.items()}
     scored |= {
-        name: training_sets.other_writers_parts(name)[2:]
+        name: training_sets.other_writers_validation(name)
         for name in ("pendigits", "optdigits")
         if name not in scored
     }
