@@ -48,7 +48,7 @@ def numbers_the_code_defines() -> set[str]:
     }
     labels = {"0", "255", "3", "5", "3.10", "3.12", "01", "05", "06", "07", "08", "09", "1", "2"}
     labels |= {"400", "408", "413", "422", "503"}  # HTTP statuses
-    labels |= {"10", "15", "3.0", "256"}  # ten outputs; the 3x5 grid; CC BY-SA 3.0; SHA-256
+    labels |= {"10", "15", "3.0", "4.0", "256"}  # ten outputs; the 3x5 grid; CC BY-SA 3.0, CC BY 4.0; SHA-256
     return defined | labels
 
 
