@@ -98,3 +98,33 @@ def test_the_test_writers_sets_come_in_order_and_shrink_to_a_limit():
     sets = robustness.other_writers_test_sets(limit=40)
     assert list(sets) == list(robustness.OTHER_WRITERS_TEST_SETS)
     assert all(len(images) == len(labels) <= 40 for images, labels in sets.values())
+
+
+def test_scoring_several_models_on_sets_of_any_size_traces_each_model_once(digits, tmp_path):
+    """08 scores the run, the original recipe and the uncalibrated model on sets of many sizes, uint8 and
+    float32: ``model.predict`` retraced for each new shape, dtype and model until TensorFlow warned."""
+    import logging
+
+    import keras
+
+    from digit_recog.reading import predict
+
+    images, labels = digits
+    warnings = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        path = untrained_model_file(tmp_path)
+        models = [keras.saving.load_model(path) for _ in range(3)]
+        for model in models:
+            robustness.robustness_report(model, images[:37], labels[:37], {"invert": [0, 1]})
+            for size in (1, 5, 300, 700):
+                batch = np.resize(images, (size, 28, 28))
+                assert predict.predict_probabilities(model, batch).shape == (size, 10)
+                assert predict.predict_probabilities(model, batch.astype(np.float32)).shape == (size, 10)
+    finally:
+        logger.removeHandler(handler)
+    assert [predict._forward_pass(model).experimental_get_tracing_count() for model in models] == [1, 1, 1]
+    assert not [message for message in warnings if "retracing" in message]

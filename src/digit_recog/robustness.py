@@ -21,6 +21,7 @@ from scipy import ndimage
 from digit_recog import other_writers
 from digit_recog.artifacts import atomic_path, write_json
 from digit_recog.reading.image import preprocess_array, preprocess_batch
+from digit_recog.reading.predict import predict_probabilities
 
 Perturbation = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
@@ -173,7 +174,8 @@ def robustness_table(
             ("none", perturbed, np.ones(len(images), dtype=bool)),
             ("preprocess", processed, found),
         ):
-            predicted = model.predict(batch[..., np.newaxis], batch_size=batch_size, verbose=0).argmax(axis=1)
+            # uint8 and float32 batches alike as float32, through the model's one compiled forward pass
+            predicted = predict_probabilities(model, batch, batch_size).argmax(axis=1)
             correct = (predicted == labels) & valid
             rows.append(
                 {

@@ -4,7 +4,9 @@
 take any picture, bring it to MNIST's layout with :mod:`digit_recog.reading.image` and read it.
 """
 
+import weakref
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,14 +168,48 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)
 
 
+# One compiled forward pass per model, for any number of images (see _forward_pass).
+_FORWARD_PASSES: "weakref.WeakKeyDictionary[keras.Model, Callable]" = weakref.WeakKeyDictionary()
+
+
+def _forward_pass(model: keras.Model) -> Callable:
+    """``model`` in inference mode as one TensorFlow function over (None, 28, 28, 1) float32, traced once.
+
+    ``model.predict`` traces its function again for every new input shape (the last, smaller batch) and dtype
+    until TensorFlow relaxes the shape, and for every new model; a notebook scoring several models on sets of
+    several sizes (08_robustness) then retraced often enough for TensorFlow to warn. With the batch dimension
+    left open in the signature, each model is traced exactly once, whatever the sizes.
+    """
+    forward = _FORWARD_PASSES.get(model)
+    if forward is None:
+        import tensorflow as tf  # Keras's backend: loaded already with the model
+
+        size = config.IMAGE_SIZE
+        forward = tf.function(
+            lambda images: model(images, training=False),
+            input_signature=[tf.TensorSpec((None, size, size, 1), tf.float32)],
+        )
+        _FORWARD_PASSES[model] = forward
+    return forward
+
+
 def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Class probabilities, shape (N, 10), for raw images of any shape ``to_model_input`` accepts."""
+    """Class probabilities, shape (N, 10), for raw images of any shape ``to_model_input`` accepts.
+
+    A Keras model runs as one compiled function traced once per model (:func:`_forward_pass`), in batches of
+    ``batch_size``; an exported model through its runtime.
+    """
+    batch = to_model_input(images)
     if isinstance(model, ExportedModel):
-        batch = to_model_input(images)
         return np.concatenate(
             [model.predict(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
         )
-    return model.predict(to_model_input(images), batch_size=batch_size, verbose=0)
+    if keras.backend.backend() != "tensorflow" or not len(batch):
+        return model.predict(batch, batch_size=batch_size, verbose=0)
+    forward = _forward_pass(model)
+    return np.concatenate(
+        [np.asarray(forward(batch[i : i + batch_size])) for i in range(0, len(batch), batch_size)]
+    )
 
 
 def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int = 512) -> float:
