@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from digit_images import draw_digit
-from digit_recog.reading.image import PIXEL_MODES
+from digit_recog.reading.decoding import PIXEL_MODES
 
 FORMATS = [None, "PNG", "TIFF", "GIF", "BMP", "WEBP", "JPEG"]  # None: the Pillow image itself
 MULTI_FRAME_FORMATS = ("PNG", "TIFF", "GIF", "WEBP")

@@ -20,18 +20,16 @@ from PIL import Image
 
 from digit_images import draw_digit, encode
 from digit_recog import config, data
-from digit_recog.reading import image as reading_image
-from digit_recog.reading.image import (
+from digit_recog.reading import decoding as reading_decoding
+from digit_recog.reading.decoding import (
     PIXEL_MODES,
     ImageReadError,
     ImageTooLargeError,
     NoDigitFoundError,
     PreprocessError,
     load_image,
-    preprocess_array,
-    preprocess_image,
-    segment_digits,
 )
+from digit_recog.reading.image import preprocess_array, preprocess_image, segment_digits
 from image_strategies import damaged_files, pictures
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -98,9 +96,9 @@ def test_big_grey_png_is_decoded_at_bounded_memory(tmp_path):
 
 def test_big_pictures_are_reduced_right_after_decoding():
     image = load_image(encode(draw_digit("7", size=(5000, 3000)), "PNG"))
-    assert max(image.size) < 2 * reading_image.WORKING_SIZE
+    assert max(image.size) < 2 * reading_decoding.WORKING_SIZE
     photo = load_image(encode(draw_digit("7", size=(4096, 3072), mode="RGB"), "JPEG"))
-    assert max(photo.size) <= 2 * reading_image.WORKING_SIZE  # JPEG: decoded at reduced size
+    assert max(photo.size) <= 2 * reading_decoding.WORKING_SIZE  # JPEG: decoded at reduced size
 
 
 def test_float_tiff_with_a_nan_pixel_says_so():

@@ -18,14 +18,8 @@ from digit_images import (
 )
 from digit_recog.reading import image as reading_image
 from digit_recog.reading import predict
-from digit_recog.reading.image import (
-    ImageReadError,
-    ImageTooLargeError,
-    NoDigitFoundError,
-    preprocess_array,
-    preprocess_image,
-    segment_digits,
-)
+from digit_recog.reading.decoding import ImageReadError, ImageTooLargeError, NoDigitFoundError
+from digit_recog.reading.image import preprocess_array, preprocess_image, segment_digits
 
 
 def bounding_box(image: np.ndarray, level: int = reading_image.BOX_LEVEL) -> tuple[int, int]:

@@ -15,7 +15,8 @@ from pathlib import Path
 from PIL import Image
 
 from digit_recog import config, data
-from digit_recog.reading.image import DIGIT_BOX_SIZE, MAX_IMAGE_PIXELS
+from digit_recog.reading.decoding import MAX_IMAGE_PIXELS
+from digit_recog.reading.image import DIGIT_BOX_SIZE
 from digit_recog.web.app import MAX_UPLOAD_BYTES
 from lab.results_table import RESULTS_END, RESULTS_START
 

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 from digit_recog import config
 from digit_recog.artifacts import require
 from digit_recog.modeling.export import EXPORT_FORMATS  # no Keras import: that waits until a model is loaded
-from digit_recog.reading.image import IMAGE_EXTENSIONS, PreprocessError, preprocess_image
+from digit_recog.reading.decoding import IMAGE_EXTENSIONS, PreprocessError
+from digit_recog.reading.image import preprocess_image
 from digit_recog.reading.verdict import NOT_A_DIGIT, UNSURE, load_thresholds, verdict
 
 if TYPE_CHECKING:  # reading.predict imports Keras, which takes seconds: only when a command predicts

@@ -15,7 +15,8 @@ import numpy as np
 
 from digit_recog import config
 from digit_recog.artifacts import MissingArtifactError, require
-from digit_recog.reading.image import ImageSource, preprocess_image, segment_digits
+from digit_recog.reading.decoding import ImageSource
+from digit_recog.reading.image import preprocess_image, segment_digits
 from digit_recog.reading.runtimes import ExportedModel, exported_reader
 from digit_recog.reading.verdict import DIGIT, Thresholds, verdict
 

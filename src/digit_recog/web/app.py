@@ -12,7 +12,7 @@ Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds i
 Under load and bad input it holds up: at most ``WORKERS`` images are decoded and read at once and
 ``WAITING`` more wait their turn (big pictures in a lane of their own, one at a time), the rest are
 answered 503 with Retry-After; a body that stalls is answered 408; pictures are checked by the one
-decoding gate in :mod:`digit_recog.reading.image`.
+decoding gate in :mod:`digit_recog.reading.decoding`.
 """
 
 import base64
@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digit_recog import __version__, config
 from digit_recog.model_card import UNVERSIONED, model_version
-from digit_recog.reading.image import (
+from digit_recog.reading.decoding import (
     MAX_DECODED_BYTES,
     ImageReadError,
     ImageTooLargeError,
