@@ -75,7 +75,9 @@ def test_an_unnamed_run_is_named_after_its_preset_and_time(project):
 
 
 def test_only_promote_writes_to_the_shipped_paths(project):
-    assert runs.new_training_run(None, "default", promote=True) == runs.shipped()
+    staging = runs.new_training_run(None, "default", promote=True)
+    assert staging == runs.promotion_run() and staging.is_shipped  # until the pipeline promotes it
+    assert staging.model.parent == config.RUNS_DIR / runs.PROMOTING and runs.run_names() == []
     with pytest.raises(ValueError, match="give one of them"):
         runs.new_training_run("quick", "default", promote=True)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from digit_recog import cli, config, runs
+from digit_recog import cli, config, pipeline, runs
 from digit_recog.artifacts import PARTIAL_MARK, atomic_path, write_json
 from digit_recog.model_card import model_version
 from digit_recog.modeling.export import write_output
@@ -126,6 +126,30 @@ def test_promote_moves_model_thresholds_version_and_reports_together_and_keeps_t
     assert config.MODEL_PATH.read_bytes() == old_model
     assert load_thresholds(config.MODEL_PATH) == Thresholds(0.2, 0.8)
     assert json.loads(config.MODEL_VERSION_PATH.read_text())["version"] == 7
+
+
+@pytest.mark.parametrize("model_is_whole", [True, False])
+def test_make_run_promotes_what_03_trained_through_the_same_checks(
+    project, monkeypatch, capsys, model_is_whole
+):
+    def trained(path: Path) -> None:  # 03_train with promote=True, as papermill would run it
+        staging = runs.new_training_run(None, "fast", promote=True)
+        finished_run(staging, Thresholds(0.01, 0.3), bias=1.0)
+        if not model_is_whole:
+            staging.model.write_bytes(staging.model.read_bytes()[:100])
+
+    monkeypatch.setattr(pipeline, "run_notebook", trained)
+    monkeypatch.setattr(pipeline, "modified_notebooks", lambda paths: [])
+    before = shipped_bytes()
+    if not model_is_whole:
+        assert pipeline.main(["notebooks/03_train.ipynb"]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "what 03_train trained cannot be promoted" in err
+        assert "runs/_promoting/model.keras" in err and shipped_bytes() == before
+        return
+    assert pipeline.main(["notebooks/03_train.ipynb"]) == 0
+    assert load_thresholds(config.MODEL_PATH) == Thresholds(0.01, 0.3)
+    assert not (config.RUNS_DIR / runs.PROMOTING).exists()
 
 
 # damaged metadata

@@ -51,6 +51,7 @@ PREPARED_FILES = (config.SPLIT_PATH.name, "figures/augmentation_examples.png")
 # Where 04, 05 and 08 write what they make of the shipped model unless make run asks for the shipped reports;
 # not a valid run name, so never listed as a run.
 SHIPPED_SCRATCH = "_shipped"
+PROMOTING = "_promoting"  # under runs/: what make run's 03_train trained, until the pipeline promotes it
 # Set by make run and the notebook replay: training logs one line per epoch instead of a progress bar.
 BATCH_RUN_VARIABLE = "DIGIT_RECOG_BATCH_RUN"
 TABLE_COLUMNS = (
@@ -115,6 +116,23 @@ def shipped() -> RunPaths:
         reports_dir=config.REPORTS_DIR,
         figures_dir=config.FIGURES_DIR,
         tensorboard_dir=config.RUNS_DIR / "tensorboard" / SHIPPED,
+    )
+
+
+def promotion_run() -> RunPaths:
+    """Where ``03_train`` writes with ``promote=True`` (``make run``): ``runs/_promoting/``, under the shipped
+    model's name (so its floors are strict), until :func:`promote_trained` makes it the shipped model through
+    the checks and the staged swap of ``digit-recog runs promote``. An interrupted ``make run`` thus leaves
+    the shipped model as it was."""
+    root = config.RUNS_DIR / PROMOTING
+    return RunPaths(
+        name=SHIPPED,
+        split=config.SPLIT_PATH,
+        model=root / MODEL_FILE,
+        checkpoint=root / "checkpoints" / config.CHECKPOINT_PATH.name,
+        reports_dir=root,
+        figures_dir=root / "figures",
+        tensorboard_dir=shipped().tensorboard_dir,
     )
 
 
@@ -199,7 +217,9 @@ def new_training_run(run_name: str | None, preset: str, promote: bool, overwrite
                 "promote=True replaces the shipped model, run_name writes a run of its own: give one of them "
                 "(or promote a finished run with `digit-recog runs promote NAME`)."
             )
-        return shipped()
+        staging = promotion_run()
+        shutil.rmtree(staging.reports_dir, ignore_errors=True)  # what an interrupted make run left
+        return staging
     paths = run_paths(run_name or default_run_name(preset))
     if paths.training.is_file() and not overwrite:
         raise RunExistsError(
@@ -472,7 +492,23 @@ def promote(run_name: str) -> list[Path]:
         RunNameError, MissingArtifactError: no such run.
         PromoteError: naming what is wrong with the run; the shipped files are left as they were.
     """
-    source = existing_run(run_name)
+    return _promote(existing_run(run_name))
+
+
+def promote_trained() -> list[Path]:
+    """Make what ``03_train`` trained with ``promote=True`` (:func:`promotion_run`) the shipped model, as
+    :func:`promote` does a run, then delete its folder; the pipeline calls it after ``03_train``.
+
+    Raises:
+        PromoteError: naming what is wrong; the shipped files are left as they were.
+    """
+    staging = promotion_run()
+    written = _promote(staging)
+    shutil.rmtree(staging.reports_dir, ignore_errors=True)
+    return written
+
+
+def _promote(source: RunPaths) -> list[Path]:
     check_promotable(source)
     files = shipped_files_of(source)
     from digit_recog.model_card import content_sha256, next_record, read_version_record  # imports pandas
@@ -514,8 +550,9 @@ def check_promotable(run: RunPaths) -> None:
     except ValueError as error:
         problems.append(str(error).rstrip("."))
     if problems:
+        shown = "what 03_train trained" if run.is_shipped else f"run {run.name!r}"
         raise PromoteError(
-            f"run {run.name!r} cannot be promoted: {'; '.join(problems)}. The shipped model is unchanged."
+            f"{shown} cannot be promoted: {'; '.join(problems)}. The shipped model is unchanged."
         )
 
 
