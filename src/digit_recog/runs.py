@@ -1,7 +1,9 @@
 """Experiment runs: every training that is not the shipped model writes under ``runs/<run_name>/``.
 
-The shipped model and its reports (``models/``, ``reports/``, ``figures/``) are replaced only by ``make run``
-(``03_train`` with ``promote=True``) or by :func:`promote`. Any other training, a tweak of ``epochs`` in a
+The shipped model and its reports (``models/``, ``reports/``, ``figures/``) are replaced only by
+:func:`promote` (``digit-recog runs promote NAME``) or by ``make run``, whose ``03_train`` (``promote=True``)
+trains into ``runs/_promoting/`` before the pipeline promotes it the same way (:func:`promote_trained`).
+Any other training, a tweak of ``epochs`` in a
 notebook say, goes to a run folder of its own, and the later notebooks read it when given its ``run_name``:
 
     runs/<run_name>/model.keras     training.json history.json metrics.json ...   (reports)
