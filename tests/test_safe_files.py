@@ -171,6 +171,15 @@ def test_a_damaged_version_record_gives_one_line_from_version_and_serve(project,
     assert len(err.splitlines()) == 1 and "models/model_version.json" in err
 
 
+def test_the_model_card_says_in_one_line_that_the_version_record_is_damaged(project, capsys):
+    from digit_recog import model_card
+
+    config.MODEL_VERSION_PATH.write_text('{"version": "seven"}')
+    assert model_card.main(["--check"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "models/model_version.json records version 'seven'" in err
+
+
 def test_a_damaged_training_summary_is_listed_as_damaged(project, capsys):
     finished_run(runs.run_paths("good"), Thresholds(0.1, 0.5), bias=1.0)
     finished_run(runs.run_paths("x"), Thresholds(0.1, 0.5), bias=1.0).training.write_text("{")

@@ -306,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="only say whether the version and card are current"
     )
-    return update(check=parser.parse_args(argv).check)
+    check = parser.parse_args(argv).check
+    try:
+        return update(check=check)
+    except ValueError as error:  # a damaged record or report, named in the message
+        print(f"model_card: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
