@@ -113,8 +113,10 @@ def test_a_run_without_thresholds_or_summary_is_refused_naming_what_it_lacks(pro
 def test_promote_moves_model_thresholds_version_and_reports_together_and_keeps_the_previous(project, capsys):
     old_model = config.MODEL_PATH.read_bytes()
     better = finished_run(runs.run_paths("better"), Thresholds(0.01, 0.3), bias=1.0)
+    (better.reports_dir / f".metrics{PARTIAL_MARK}1-x.json").write_text("{")  # a killed save's leftover
     status, out, _ = run_cli(capsys, "runs", "promote", "better")
     assert status == cli.EXIT_OK and "promoted better" in out
+    assert not list(config.REPORTS_DIR.glob(".*"))
     assert config.MODEL_PATH.read_bytes() == better.model.read_bytes()
     assert load_thresholds(config.MODEL_PATH) == Thresholds(0.01, 0.3)  # where the reader reads them
     assert not (config.REPORTS_DIR / "model.thresholds.json").exists()

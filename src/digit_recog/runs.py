@@ -566,13 +566,14 @@ def shipped_files_of(run: RunPaths) -> dict[Path, Path]:
     reports = [
         path
         for path in sorted([*run.reports_dir.glob("*.json"), *run.reports_dir.glob("*.csv")])
-        if path.name not in skipped
+        if path.name not in skipped and not path.name.startswith(".")  # no temporary file of a killed save
     ]
+    figures = [path for path in sorted(run.figures_dir.glob("*.png")) if not path.name.startswith(".")]
     return {
         target.model: run.model,
         thresholds_path(target.model): thresholds_path(run.model),
         **{target.report(path.name): path for path in reports},
-        **{target.figure(path.name): path for path in sorted(run.figures_dir.glob("*.png"))},
+        **{target.figure(path.name): path for path in figures},
     }
 
 
@@ -610,6 +611,7 @@ def _keep_previous(targets: list[Path]) -> None:
     """Copy the shipped files at ``targets`` (those that exist) under ``runs/_previous_shipped/``, replacing
     what an earlier promote kept there."""
     previous = config.RUNS_DIR / PREVIOUS_SHIPPED
+    remove_stale_partials(previous)  # what a promote that was killed here left
     staging = config.RUNS_DIR / f".{PREVIOUS_SHIPPED}{PARTIAL_MARK}{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     for target in targets:
@@ -624,7 +626,7 @@ def _keep_previous(targets: list[Path]) -> None:
 
 def restore_previous() -> list[str]:
     """Put back the shipped files the last promote replaced (kept under ``runs/_previous_shipped/``); return
-    them, relative to the project.
+    them, relative to the project. The files it replaces are kept in turn, so a second call undoes the first.
 
     Raises:
         MissingArtifactError: when no promote kept any.
