@@ -80,7 +80,11 @@ class _VersionAction(argparse.Action):
         from digit_recog.model_card import model_version
 
         if config.MODEL_PATH.is_file():
-            shipped = model_version(config.MODEL_PATH)
+            try:
+                shipped = model_version(config.MODEL_PATH)
+            except (ValueError, OSError) as error:
+                _complain(str(error))
+                parser.exit(EXIT_USAGE)
             model = f"model {shipped['version']} (sha256 {shipped['sha256']})"
         else:
             model = f"no model at {config.MODEL_PATH}"
@@ -362,7 +366,11 @@ def _add_serve_command(subcommands: argparse._SubParsersAction) -> None:
 
 def _serve(arguments: argparse.Namespace) -> int:
     model = _load_model_or_none(arguments.model, arguments.runtime)  # checked before "serving on"
-    if model is None or _thresholds_or_none(arguments.model) is False:
+    if (
+        model is None
+        or _thresholds_or_none(arguments.model) is False
+        or not _version_readable(arguments.model)
+    ):
         return EXIT_USAGE
     if arguments.workers < 1:
         _complain(f"--workers must be at least 1, got {arguments.workers}")
@@ -401,6 +409,19 @@ def _serve(arguments: argparse.Namespace) -> int:
         **SERVER_SETTINGS,
     )
     return EXIT_OK
+
+
+def _version_readable(model_path: Path) -> bool:
+    """Whether the model's version (what ``/health`` reports) can be read; complains when not, so that
+    ``serve`` stops before it says it is serving."""
+    from digit_recog.model_card import model_version
+
+    try:
+        model_version(model_path)
+    except (ValueError, OSError) as error:
+        _complain(str(error))
+        return False
+    return True
 
 
 # export
@@ -477,11 +498,14 @@ def _add_runs_command(subcommands: argparse._SubParsersAction) -> None:
         help="list the training runs beside the shipped model, promote one, or restore the shipped model",
         description="Without arguments, a table of runs: parameters, validation accuracy and loss, time; "
         "then the unfinished runs, and a warning when the shipped model is not the one its version records. "
-        "`promote NAME` makes run NAME the shipped model (its model, reports and figures replace the shipped "
-        "ones). `restore` puts the committed shipped model, thresholds, reports and figures back from git.",
+        "`promote NAME` makes run NAME the shipped model (its model, thresholds, version, reports and "
+        "figures replace the shipped ones together) after checking it: an unfinished run, or a model or "
+        "thresholds file that does not load, is refused and the shipped model stays as it was. `restore` "
+        "puts the committed shipped model, thresholds, reports and figures back from git; `restore previous` "
+        "puts back what the last promote replaced.",
     )
     parser.add_argument("action", nargs="?", choices=["list", "promote", "restore"], default="list")
-    parser.add_argument("name", nargs="?", help="the run to promote")
+    parser.add_argument("name", nargs="?", help="the run to promote; `previous` after restore")
     parser.set_defaults(run=_runs)
 
 
@@ -489,7 +513,7 @@ def _runs(arguments: argparse.Namespace) -> int:
     if arguments.action == "promote":
         return _promote_run(arguments.name)
     if arguments.action == "restore":
-        return _restore_shipped()
+        return _restore_shipped(arguments.name)
     return _list_runs()
 
 
@@ -501,22 +525,30 @@ def _promote_run(name: str | None) -> int:
         return EXIT_USAGE
     try:
         written = runs.promote(name)
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:
         _complain(str(error))
         return EXIT_USAGE
     print(
-        f"promoted {name}: wrote {len(written)} files; now run `make run`'s later notebooks "
-        "(04, 05, 08) if the run lacks their reports, then `python -m digit_recog.model_card`"
+        f"promoted {name}: wrote {len(written)} files (the replaced ones are kept: `digit-recog runs restore "
+        "previous`); now run `make run`'s later notebooks (04, 05, 08) if the run lacks their reports, then "
+        "`python -m digit_recog.model_card`"
     )
     return EXIT_OK
 
 
-def _restore_shipped() -> int:
+def _restore_shipped(which: str | None = None) -> int:
     from digit_recog import runs
 
+    if which not in (None, "previous"):
+        _complain(f"runs restore takes nothing or `previous`, not {which!r}")
+        return EXIT_USAGE
     try:
+        if which == "previous":
+            listed = ", ".join(runs.restore_previous())
+            print(f"restored what the last promote replaced: {listed}")
+            return EXIT_OK
         changed = runs.restore()
-    except RuntimeError as error:
+    except (RuntimeError, OSError) as error:
         _complain(str(error))
         return EXIT_USAGE
     listed = ", ".join(changed) if changed else "nothing had changed"
@@ -527,7 +559,10 @@ def _restore_shipped() -> int:
 def _list_runs() -> int:
     from digit_recog import runs
 
-    problem = runs.shipped_model_problem()
+    try:
+        problem = runs.shipped_model_problem()
+    except (ValueError, OSError) as error:
+        problem = str(error)
     if problem:
         print(f"warning: {problem}")
     table = runs.runs_table()
@@ -543,6 +578,8 @@ def _list_runs() -> int:
     if unfinished:
         names = ", ".join(unfinished)
         print(f"unfinished (no training.json; a new training of the same name replaces it): {names}")
+    for name, problem in runs.damaged_runs().items():
+        print(f"damaged: {name}: {problem}")
     return EXIT_OK
 
 
