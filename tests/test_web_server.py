@@ -222,6 +222,21 @@ def test_headers_must_be_complete_within_their_deadline_even_when_trickled(serve
     assert closed is not None and closed < LIMITS.headers_s + 1 and time.monotonic() - started < 3
 
 
+def test_a_kept_alive_connections_next_request_has_the_same_headers_deadline(server_address):
+    """After a drawing refused without reading its body, the next request on the connection is timed anew."""
+    body = multipart(encode(draw_digit("7")))
+    refused = predict_head(len(body), extra="Origin: http://evil.example\r\n") + body  # kept alive
+    with socket.create_connection(server_address, timeout=5) as connection:
+        connection.sendall(refused)
+        time.sleep(0.2)
+        assert connection.recv(65536).startswith(b"HTTP/1.1 403")
+        started = time.monotonic()
+        connection.sendall(b"GET /health HT")
+        answer = connection.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert time.monotonic() - started < LIMITS.headers_s + 1
+
+
 @pytest.mark.parametrize(
     "headers",
     ["Origin: http://evil.example\r\n", "Origin: null\r\n", "Sec-Fetch-Site: cross-site\r\n"],

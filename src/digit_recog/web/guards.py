@@ -31,6 +31,8 @@ BODY_DEADLINE_S = 30.0
 # Uploads one client address may have arriving at once; more are answered 503. A page sends one drawing
 # at a time, so this only stops one client from holding every place with bodies it never finishes.
 UPLOADS_PER_CLIENT = 4
+# Uploads that may be arriving at once from all clients (each holds at most the upload limit in memory).
+MAX_UPLOADS = 32
 # When no request is left in progress, the idle callback runs at most this often.
 IDLE_INTERVAL_S = 1.0
 SAFE_METHODS = ("GET", "HEAD")
@@ -38,10 +40,9 @@ DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 def _refuse(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """A JSON refusal that closes the connection: the body it leaves unread is not worth draining."""
-    return JSONResponse(
-        {"detail": detail}, status_code=status, headers={**(headers or {}), "Connection": "close"}
-    )
+    """A JSON refusal. uvicorn discards the body it leaves unread and keeps the connection: closing it with
+    the body still arriving would make the client's system reset it, and the client miss the answer."""
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 def _origin_key(scheme: str, netloc: str) -> tuple[str, str, int | None]:
@@ -112,14 +113,15 @@ class SingleFraming:
             names = {name.lower() for name, _ in scope["headers"]}
             if b"content-length" in names and b"transfer-encoding" in names:
                 detail = "bad request: Content-Length and Transfer-Encoding together (send one of them)"
-                await _refuse(400, detail)(scope, receive, send)
+                await _refuse(400, detail, {"Connection": "close"})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
 @dataclass
 class InFlight:
-    """Requests to a path now in progress (uploading, waiting or being read), and how many may be."""
+    """Requests to a path whose body has arrived and that are now waiting or being read, and how many may
+    be."""
 
     limit: int
     active: int = 0
@@ -127,18 +129,20 @@ class InFlight:
 
 class Admission:
     """Answer requests to ``path`` 503 with Retry-After, before reading their bodies, while the reading
-    queues' places are all taken by requests in progress, or while the same client address already has
-    ``per_client`` uploads arriving.
+    queues' places are all taken, while ``max_uploads`` bodies are still arriving, or while the same
+    client address already has ``per_client`` of them.
 
     Under a flood, parsing uploads that would only be refused afterwards would take the event loop's time
-    from the requests being answered; this refuses them for the cost of their headers. The count per
-    address keeps one client's slow bodies from taking every place.
+    from the requests being answered; this refuses them for the cost of their headers. A request takes a
+    reading place only once its body has arrived, so bodies sent slowly never hold the places drawings
+    need, and the count per address keeps one client from taking every upload.
 
     Args:
         app: the app behind.
         path: the path guarded.
-        in_flight: the count of requests in progress and its limit, shared with the app.
+        in_flight: the count of requests waiting or being read and its limit, shared with the app.
         per_client: uploads one address may have arriving at once.
+        max_uploads: uploads that may be arriving at once, from all addresses.
         on_idle: called when the last request in progress ends (at most once per ``IDLE_INTERVAL_S``).
     """
 
@@ -148,12 +152,14 @@ class Admission:
         path: str,
         in_flight: InFlight,
         per_client: int = UPLOADS_PER_CLIENT,
+        max_uploads: int = MAX_UPLOADS,
         on_idle: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
         self.path = path
         self.in_flight = in_flight
         self.per_client = per_client
+        self.max_uploads = max_uploads
         self.on_idle = on_idle
         self.uploading = Counter()  # client address -> bodies still arriving; only the event loop changes it
         self.last_idle = 0.0
@@ -163,43 +169,49 @@ class Admission:
             await self.app(scope, receive, send)
             return
         address = (scope.get("client") or ("",))[0]
-        if self.in_flight.active >= self.in_flight.limit:
-            message = f"server busy: {self.in_flight.active} images are being sent, read or waiting"
-        elif self.uploading[address] >= self.per_client:
-            message = f"too many uploads at once: {self.uploading[address]} from your address still arriving"
-        else:
-            message = None
-        if message is not None:
+        problem = self._problem(address)
+        if problem is not None:
             headers = {"Retry-After": str(RETRY_AFTER_S)}
-            await _refuse(503, f"{message}; retry in {RETRY_AFTER_S} s", headers)(scope, receive, send)
+            await _refuse(503, f"{problem}; retry in {RETRY_AFTER_S} s", headers)(scope, receive, send)
             return
-        self.in_flight.active += 1
         self.uploading[address] += 1
         arriving = True
 
         def arrived() -> None:
             nonlocal arriving
-            if arriving:
-                arriving = False
-                self.uploading[address] -= 1
-                if not self.uploading[address]:
-                    del self.uploading[address]
+            arriving = False
+            self.uploading[address] -= 1
+            if not self.uploading[address]:
+                del self.uploading[address]
 
         async def counting_receive() -> Message:
             message = await receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
+            if arriving and (message["type"] != "http.request" or not message.get("more_body", False)):
                 arrived()
+                self.in_flight.active += 1  # a reading place, until the answer
             return message
 
         try:
             await self.app(scope, counting_receive, send)
         finally:
-            arrived()
-            self.in_flight.active -= 1
-            if self.in_flight.active == 0 and time.monotonic() - self.last_idle > IDLE_INTERVAL_S:
+            if arriving:
+                arrived()
+            else:
+                self.in_flight.active -= 1
+            idle = not self.in_flight.active and not self.uploading
+            if idle and time.monotonic() - self.last_idle > IDLE_INTERVAL_S:
                 self.last_idle = time.monotonic()
                 if self.on_idle is not None:
                     self.on_idle()
+
+    def _problem(self, address: str) -> str | None:
+        if self.in_flight.active >= self.in_flight.limit:
+            return f"server busy: {self.in_flight.active} images are being read or waiting"
+        if self.uploading[address] >= self.per_client:
+            return f"too many uploads at once: {self.uploading[address]} from your address still arriving"
+        if self.uploading.total() >= self.max_uploads:
+            return f"server busy: {self.uploading.total()} uploads are arriving"
+        return None
 
 
 class ReceiveTimeout:

@@ -104,10 +104,7 @@ class GuardedH11Protocol(H11Protocol):
     def on_response_complete(self) -> None:
         """After a response, time a pipelined request that has begun to arrive."""
         super().on_response_complete()
-        pipelined = self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]
-        if pipelined and not self.transport.is_closing():
-            self._arm("headers")
-        else:
+        if not self.transport.is_closing():
             self._follow_request()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -121,9 +118,12 @@ class GuardedH11Protocol(H11Protocol):
 
     def _follow_request(self) -> None:
         state = self.conn.their_state
-        if state is h11.IDLE:
-            return  # the headers are still arriving: their deadline runs
-        if state is h11.SEND_BODY:
+        if state is h11.IDLE:  # between requests, or a request's headers arriving
+            if self.awaiting == "body":  # the last body ended (read, or discarded after its answer)
+                self._disarm()
+            if self.awaiting is None and self.conn.trailing_data[0]:
+                self._arm("headers")
+        elif state is h11.SEND_BODY:
             if self.awaiting != "body":
                 self._arm("body")
         else:
