@@ -12,7 +12,8 @@ another, waiting the Retry-After seconds when told 503. Beside them one attackin
     cl_te          requests with both Content-Length and Transfer-Encoding
     pictures       the hostile pictures of lab/hostile_pictures.py (decoding bombs, formats refused)
 
-Per phase it records the drawings answered 200 per second (and their share of the no-attack figure),
+Per phase it records the drawings answered 200 per second (and their share of the no-attack figure;
+per CPU second of the server too, steadier on a shared machine),
 their p99 and longest wait, the attack's answers, the server's resident memory (peak during the phase,
 and 3 s after it against the level after warm-up), 500s, hangs and tracebacks in the server's log. The
 report goes to ``lab/reports/load_fault_test.json``:
@@ -258,6 +259,7 @@ async def run_phase(port, server, clients, attack, arguments, drawings, log_path
         "tracebacks": tracebacks,
         # The cores are shared with this client (and whatever else runs): what each got while drawing.
         "server_cpu_s": round(server_cpu_s, 1),
+        "good_200_per_server_cpu_s": round(len(good) / max(server_cpu_s, 1e-9), 1),
         "client_cpu_s": round(client_cpu_s, 1),
     }
 

@@ -127,3 +127,17 @@ def assert_workers_guarded(address) -> None:
     )
     cross_site = predict_head(10, extra="Origin: http://evil.example\r\n")
     assert exchange(address, cross_site).startswith(b"HTTP/1.1 403")
+
+
+def test_several_workers_refuse_a_bad_model_before_serving(tmp_path, capfd, monkeypatch):
+    """The supervisor checks the model in a process of its own, and still says what is wrong with it."""
+    import uvicorn
+
+    from digit_recog import cli
+
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: pytest.fail("the server was started"))
+    bad_model = tmp_path / "bad.keras"
+    bad_model.write_text("not a model")
+    assert cli.main(["serve", "--workers", "2", "--model", str(bad_model), "--port", "0"]) == 2
+    error = capfd.readouterr().err
+    assert "bad.keras could not be loaded as a Keras model" in error and "serving on" not in error

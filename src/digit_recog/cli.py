@@ -378,13 +378,12 @@ def _serve(arguments: argparse.Namespace) -> int:
         return EXIT_USAGE
     # The model is checked before "serving on"; one process serves with the model it checked.
     if arguments.workers > 1:
-        model = _model_loads_elsewhere(arguments.model, arguments.runtime) or None
+        if not _model_loads_elsewhere(arguments.model, arguments.runtime):
+            return EXIT_USAGE
     else:
         model = _load_model_or_none(arguments.model, arguments.runtime)
-        if model is not None and _thresholds_or_none(arguments.model) is False:
-            model = None
-    if model is None:
-        return EXIT_USAGE
+        if model is None or _thresholds_or_none(arguments.model) is False:
+            return EXIT_USAGE
 
     # uvicorn takes a second to import: only when serving
     import uvicorn
