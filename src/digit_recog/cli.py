@@ -364,22 +364,37 @@ def _add_serve_command(subcommands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_serve)
 
 
+def _model_loads(path: Path, runtime: str) -> bool:
+    """Whether the model at ``path`` and its thresholds load; False after complaining."""
+    return _load_model_or_none(path, runtime) is not None and _thresholds_or_none(path) is not False
+
+
+def _model_loads_elsewhere(path: Path, runtime: str) -> bool:
+    """:func:`_model_loads` in a fresh process: the model's memory goes with it (the supervisor of
+    ``serve --workers N`` keeps none; each worker loads its own)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_model_loads, path, runtime).result()
+
+
 def _serve(arguments: argparse.Namespace) -> int:
-    model = _load_model_or_none(arguments.model, arguments.runtime)  # checked before "serving on"
-    if (
-        model is None
-        or _thresholds_or_none(arguments.model) is False
-        or not _version_readable(arguments.model)
-    ):
-        return EXIT_USAGE
     if arguments.workers < 1:
         _complain(f"--workers must be at least 1, got {arguments.workers}")
         return EXIT_USAGE
+    if not _version_readable(arguments.model):
+        return EXIT_USAGE
+    # The model is checked before "serving on"; one process serves with the model it checked.
+    if arguments.workers > 1:
+        if not _model_loads_elsewhere(arguments.model, arguments.runtime):
+            return EXIT_USAGE
+    else:
+        model = _load_model_or_none(arguments.model, arguments.runtime)
+        if model is None or _thresholds_or_none(arguments.model) is False:
+            return EXIT_USAGE
 
     # uvicorn takes a second to import: only when serving
     import uvicorn
 
-    from digit_recog.web.app import LOCAL_HOSTS, SERVER_SETTINGS, create_app
+    from digit_recog.web.server import LOCAL_HOSTS, server_settings
 
     allowed_hosts = [*LOCAL_HOSTS, *arguments.allowed_host]
     if arguments.host not in ("0.0.0.0", "::"):  # a wildcard address is no name a client uses
@@ -393,8 +408,10 @@ def _serve(arguments: argparse.Namespace) -> int:
         )
     print(f"digit-recog: serving on http://{arguments.host}:{arguments.port}", flush=True)
     if arguments.workers == 1:
+        from digit_recog.web.app import create_app  # imports Keras: not in a supervisor
+
         app = create_app(model_path=arguments.model, model=model, allowed_hosts=allowed_hosts)
-        uvicorn.run(app, host=arguments.host, port=arguments.port, **SERVER_SETTINGS)
+        uvicorn.run(app, host=arguments.host, port=arguments.port, **server_settings())
         return EXIT_OK
     # Each worker process builds its own app (and loads its own model) from these variables.
     os.environ["DIGIT_RECOG_MODEL"] = str(Path(arguments.model).resolve())
@@ -406,7 +423,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         host=arguments.host,
         port=arguments.port,
         workers=arguments.workers,
-        **SERVER_SETTINGS,
+        **server_settings(),  # the protocol and its limits are pickled into each worker
     )
     return EXIT_OK
 
