@@ -216,7 +216,7 @@ def _median_of_counts(sorted_values: np.ndarray, counts: np.ndarray) -> float:
     low, high = (
         sorted_values[np.searchsorted(ends, rank, side="right")] for rank in ((total - 1) // 2, total // 2)
     )
-    return float(np.mean(np.array([low, high], dtype=np.float32)))
+    return (float(low) + float(high)) / 2  # halves of whole levels: exact, as np.median's float32 mean
 
 
 def _percentile_95_of_counts(sorted_values: np.ndarray, counts: np.ndarray) -> float:
@@ -404,11 +404,14 @@ def _otsu_from_counts(counts: np.ndarray) -> float:
     weight_low = np.cumsum(counts)
     weight_high = weight_low[-1] - weight_low
     sum_low = np.cumsum(counts * levels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_low = sum_low / weight_low
-        mean_high = (sum_low[-1] - sum_low) / weight_high
-        between = weight_low * weight_high * (mean_low - mean_high) ** 2
-    return float(levels[np.nanargmax(np.nan_to_num(between, nan=-1))])
+    # Levels that leave one class empty score below any other (their class mean is undefined).
+    split = np.flatnonzero((weight_low > 0) & (weight_high > 0))
+    if split.size == 0:
+        return 0.0
+    low, high = weight_low[split], weight_high[split]
+    mean_low = sum_low[split] / low
+    mean_high = (sum_low[-1] - sum_low[split]) / high
+    return float(split[np.argmax(low * high * (mean_low - mean_high) ** 2)])
 
 
 def _border_median(gray: np.ndarray) -> float:
@@ -448,16 +451,17 @@ def to_mnist_layout(ink: np.ndarray) -> np.ndarray:
 
 def _window_to_mnist_layout(ink: _InkWindow) -> np.ndarray:
     """:func:`to_mnist_layout` of the picture whose ink is zero outside ``ink``'s window."""
-    window, longer_side = _crop_with_margin(ink)
-    thickened = _thicken_thin_strokes(window, longer_side)
+    window, longer_side, box = _crop_with_margin(ink)
+    thickened = _thicken_thin_strokes(window, longer_side, box)
     if thickened is not window:
-        window, longer_side = _crop_with_margin(_InkWindow(thickened, 0, 0, thickened.shape))
+        window, longer_side, _ = _crop_with_margin(_InkWindow(thickened, 0, 0, thickened.shape))
     digit = _resize(window, DIGIT_BOX_SIZE / longer_side)
     return _place_by_centre_of_mass(digit, config.IMAGE_SIZE)
 
 
-def _crop_with_margin(ink: _InkWindow) -> tuple[np.ndarray, int]:
-    """The digit's bounding box plus a margin of 4/20 of its longer side, and that longer side."""
+def _crop_with_margin(ink: _InkWindow) -> tuple[np.ndarray, int, tuple[slice, slice]]:
+    """The digit's bounding box plus a margin of 4/20 of its longer side, that longer side, and where the
+    box lies in the crop."""
     box = _box(ink.pixels >= BOX_LEVEL) or _box(ink.pixels > 0)
     if box is None:
         raise NoDigitFoundError("no digit found: the image is empty after removing the background")
@@ -466,13 +470,19 @@ def _crop_with_margin(ink: _InkWindow) -> tuple[np.ndarray, int]:
     longer_side = int(max(bottom - top, right - left))
     # Faint edges outside the box are part of the digit too, and thickening needs room to grow.
     margin = int(np.ceil(longer_side * (config.IMAGE_SIZE - DIGIT_BOX_SIZE) / (2 * DIGIT_BOX_SIZE)))
-    return ink.region(top - margin, bottom + margin, left - margin, right + margin), longer_side
+    crop = ink.region(top - margin, bottom + margin, left - margin, right + margin)
+    return crop, longer_side, (slice(margin, margin + bottom - top), slice(margin, margin + right - left))
 
 
-def _thicken_thin_strokes(window: np.ndarray, longer_side: int) -> np.ndarray:
-    """Widen strokes much thinner than MNIST's, relative to the digit's size (``window`` itself if not)."""
-    strokes = window >= STROKE_LEVEL
-    stroke_width = 2 * strokes.sum() / max(_outline_size(strokes), 1)  # area over half the perimeter
+def _thicken_thin_strokes(window: np.ndarray, longer_side: int, box: tuple[slice, slice]) -> np.ndarray:
+    """Widen strokes much thinner than MNIST's, relative to the digit's size (``window`` itself if not).
+
+    ``box`` is where in ``window`` the pixels at least ``BOX_LEVEL`` bright lie, and so all the strokes.
+    """
+    inside = window[box] >= STROKE_LEVEL
+    stroke_width = (
+        2 * np.count_nonzero(inside) / max(_outline_size(inside), 1)
+    )  # area over half the perimeter
     if stroke_width >= MIN_STROKE_FRACTION * longer_side:
         return window
     radius = (TARGET_STROKE_FRACTION * longer_side - stroke_width) / 2
@@ -480,6 +490,7 @@ def _thicken_thin_strokes(window: np.ndarray, longer_side: int) -> np.ndarray:
         return window
     # Every pixel within ``radius`` of a stroke takes that stroke's value: a grey dilation by a disk,
     # in time linear in the image size whatever the radius.
+    strokes = window >= STROKE_LEVEL
     distance, (nearest_row, nearest_col) = ndimage.distance_transform_edt(~strokes, return_indices=True)
     return np.where(distance <= radius, np.maximum(window, window[nearest_row, nearest_col]), window)
 
@@ -498,16 +509,24 @@ def _resize(window: np.ndarray, scale: float) -> np.ndarray:
     # Area averaging when shrinking keeps the ink inside the 20 px box (wider kernels smear it past
     # the edges); bilinear when enlarging avoids blocky pixels.
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    resized = Image.fromarray(window.astype(np.float32), mode="F").resize(size, resample)
+    resized = Image.fromarray(window.astype(np.float32, copy=False), mode="F").resize(size, resample)
     resized = np.clip(np.asarray(resized), 0, None)
     peak = resized.max()
     # Shrinking a big thin-stroked digit averages its ink with background; restore full-strength ink.
     return resized * (255 / peak) if peak > 0 else resized
 
 
+def _centre_of_mass(pixels: np.ndarray) -> tuple[float, float]:
+    """``ndimage.center_of_mass(pixels)``, the same sums in the same order, without its generic set-up."""
+    total = pixels.sum()
+    rows = np.arange(pixels.shape[0], dtype=np.float64)[:, np.newaxis]
+    cols = np.arange(pixels.shape[1], dtype=np.float64)[np.newaxis, :]
+    return float((pixels * rows).sum() / total), float((pixels * cols).sum() / total)
+
+
 def _place_by_centre_of_mass(digit: np.ndarray, size: int) -> np.ndarray:
     """Paste ``digit`` into a ``size`` x ``size`` field so its centre of mass lands on ``DIGIT_CENTRE``."""
-    centre_row, centre_col = ndimage.center_of_mass(digit)
+    centre_row, centre_col = _centre_of_mass(digit)
     top, left = round(DIGIT_CENTRE[0] - centre_row), round(DIGIT_CENTRE[1] - centre_col)
     field = np.zeros((size, size), dtype=np.float32)
     rows = slice(max(top, 0), min(top + digit.shape[0], size))
