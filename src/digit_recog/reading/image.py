@@ -184,7 +184,8 @@ def _stretch_from_histogram(levels: np.ndarray) -> tuple[_Stretch, str]:
     """
     counts = np.asarray(Image.fromarray(np.ascontiguousarray(levels)).histogram(), dtype=np.int64)
     level_values = np.arange(256, dtype=np.float64)
-    border_median = _border_median(levels)
+    border = np.concatenate([levels[0], levels[-1], levels[1:-1, 0], levels[1:-1, -1]])
+    border_median = _median_of_counts(level_values, np.bincount(border, minlength=256))
     mean = float(counts @ level_values) / levels.size
     if abs(border_median - mean) < 0.01:  # the float32 mean the pixel computation compares is this close
         mean = float(levels.astype(np.float32).mean())
@@ -509,7 +510,10 @@ def _resize(window: np.ndarray, scale: float) -> np.ndarray:
     # Area averaging when shrinking keeps the ink inside the 20 px box (wider kernels smear it past
     # the edges); bilinear when enlarging avoids blocky pixels.
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    resized = Image.fromarray(window.astype(np.float32, copy=False), mode="F").resize(size, resample)
+    pixels = np.ascontiguousarray(window, dtype=np.float32)
+    # Pillow reads the array's memory as it is (fromarray would copy it first).
+    picture = Image.frombuffer("F", (width, height), pixels, "raw", "F", 0, 1)
+    resized = picture.resize(size, resample)
     resized = np.clip(np.asarray(resized), 0, None)
     peak = resized.max()
     # Shrinking a big thin-stroked digit averages its ink with background; restore full-strength ink.
