@@ -48,16 +48,16 @@ def scan(mnist_image: np.ndarray, scale: int = 5, seed: int = 0) -> np.ndarray:
 
 
 def photo(mnist_image: np.ndarray, size: tuple[int, int] = PHOTO_SIZE, seed: int = 0) -> Image.Image:
-    """An MNIST digit photographed on paper: an RGB picture of ``size``, the digit a third of its height,
+    """An MNIST digit photographed on paper: an RGB picture of ``size``, the digit half its height,
     off-centre, with uneven lighting and sensor noise."""
     rng = np.random.default_rng(seed)
     width, height = size
-    side = height // 3
+    side = height // 2
     digit = np.asarray(Image.fromarray(mnist_image).resize((side, side), Image.Resampling.BICUBIC))
     page = np.full((height, width), 225.0)
     top, left = int(rng.integers(0, height - side)), int(rng.integers(0, width - side))
     page[top : top + side, left : left + side] -= digit * (170 / 255)
-    page += np.linspace(-30, 20, width)[np.newaxis, :]
+    page += np.linspace(-15, 10, width)[np.newaxis, :]
     rgb = page[..., np.newaxis] + rng.normal(0, 5, (height, width, 3)) + np.array([4.0, 0.0, -6.0])
     return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
 

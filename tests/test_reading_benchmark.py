@@ -19,6 +19,7 @@ def test_reading_benchmark_smoke_run_reports_every_part(tmp_path):
     for step in ("upload parsing", "decoding", "preprocessing", "model", "JSON body", "preview PNG"):
         assert report["request path"][step] > 0
     assert report["fastest runtime"] in report["runtimes"]
+    assert report["auto"]["runtime"] == report["request path"]["runtime"] == "keras"  # no exports when smoke
     for row in report["runtimes"].values():
         assert row["one caller"]["cpu_ms"] > 0 and row["4 callers"]["reads_per_s"] > 0
     assert set(report["goals"]) == set(reading_benchmark.GOALS_MS)
