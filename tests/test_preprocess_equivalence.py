@@ -73,13 +73,31 @@ def test_edge_cases_equal_the_reference(pixels):
     assert_same_outcome(expected, outcome(reading_image.preprocess_array, pixels), "edge case")
 
 
-def test_segmented_digits_equal_the_reference():
+def several_digits(kind: str) -> np.ndarray:
+    """Grey levels of a picture of several digits side by side, of one ``kind``."""
     picture = Image.new("L", (900, 320), 255)
     for left, digit in [(40, "1"), (330, "7"), (620, "4")]:
         draw_into(picture, digit, (left, 40, left + 240, 280), stroke=0.09, ink=0)
-    gray = np.asarray(picture)
+    if kind == "touching":  # a 0 moved left until its strokes meet the 7's, and a speck
+        draw_into(picture, "0", (520, 40, 760, 280), stroke=0.09, ink=0)
+        picture.paste(0, (880, 300, 884, 304))
+    pixels = np.asarray(picture).astype(np.float32)
+    if kind == "photo":  # uneven light, sensor noise, grey levels no longer whole
+        rng = np.random.default_rng(3)
+        pixels = np.clip(
+            pixels * 0.8 + 30 + np.linspace(-20, 10, 900) + rng.normal(0, 5, pixels.shape), 0, 255
+        )
+    if kind == "light on dark":
+        pixels = 255 - pixels
+    return pixels
+
+
+@pytest.mark.parametrize("kind", ["drawn", "touching", "photo", "light on dark"])
+def test_segmented_digits_equal_the_reference(kind):
+    gray = several_digits(kind)
     expected = reference_preprocess.segment_digits(gray)
     found = reading_image.segment_digits(gray)
+    assert len(found) >= 3
     assert [segment.box for segment in found] == [segment.box for segment in expected]
     for new, old in zip(found, expected, strict=True):
         assert np.array_equal(new.image, old.image)

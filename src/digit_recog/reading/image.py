@@ -607,7 +607,8 @@ def segment_digits(source: ImageSource | np.ndarray, name: str | None = None) ->
         gray, size = source, (source.shape[-1], source.shape[0])
     else:
         gray, size = _read_grayscale(source, shown)
-    ink = _naming_the_image(ink_image, gray, shown, size)
+    window = _naming_the_image(_clean_ink, gray, shown, size)  # the ink is zero outside this window
+    ink = window.pixels
     labels, _ = ndimage.label(digit_strokes(ink), structure=np.ones((3, 3)))
     slices = ndimage.find_objects(labels)
     components = [(index + 1, box) for index, box in enumerate(slices) if box is not None]
@@ -622,12 +623,13 @@ def segment_digits(source: ImageSource | np.ndarray, name: str | None = None) ->
             digit_ink = np.where(_near(strokes, _halo_radius(strokes)), ink, 0)
             filled_rows, filled_cols = (np.flatnonzero(strokes.any(axis=axis)) for axis in (1, 0))
             box = (
-                int(filled_cols[0]),
-                int(filled_rows[0]),
-                int(filled_cols[-1]) + 1,
-                int(filled_rows[-1]) + 1,
+                window.left + int(filled_cols[0]),
+                window.top + int(filled_rows[0]),
+                window.left + int(filled_cols[-1]) + 1,
+                window.top + int(filled_rows[-1]) + 1,
             )
-            segments.append(DigitSegment(image=to_mnist_layout(digit_ink), box=box))
+            digit = _InkWindow(digit_ink, window.top, window.left, window.shape)
+            segments.append(DigitSegment(image=_window_to_mnist_layout(digit), box=box))
     return segments
 
 
