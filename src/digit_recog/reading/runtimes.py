@@ -1,10 +1,12 @@
-"""Read digits with an exported model: ONNX Runtime (the fastest here) or LiteRT, instead of Keras.
+"""Read digits with an exported model: ONNX Runtime or LiteRT, instead of Keras.
 
 An exported model answers like the ``.keras`` one (same digit, probabilities within 1e-4; the tests check
 it on all of MNIST's test images) in a fraction of the time for one image. ``exported_reader`` picks the
 runtime for :func:`digit_recog.reading.predict.load_reader`: by default the ONNX file ``digit-recog
 export`` wrote beside the shipped model, when it is there, was exported from that very ``.keras`` file
-and onnxruntime is installed; otherwise Keras.
+and onnxruntime is installed; otherwise Keras. ``python -m lab.reading_benchmark`` measures the three: both
+exported runtimes cost about a fifth of Keras's CPU per reading and are within a few hundredths of a
+millisecond of each other, and only the ONNX file records which ``.keras`` file it came from.
 """
 
 import threading
