@@ -101,3 +101,19 @@ def test_segmented_digits_equal_the_reference(kind):
     assert [segment.box for segment in found] == [segment.box for segment in expected]
     for new, old in zip(found, expected, strict=True):
         assert np.array_equal(new.image, old.image)
+
+
+def test_nearness_by_row_runs_equals_the_distance_transform():
+    """The halo test of a disk of row runs decides every pixel as the distance transform does, radii on a
+    pixel's exact distance included."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    radii = [0.5, 1.0, 2.0, 2**0.5, 5**0.5, 5.0, 7.5, 21.48, 40.0]
+    for case in range(300):
+        height, width = rng.integers(1, 70, 2)
+        mask = rng.random((height, width)) < rng.uniform(0.001, 0.1)
+        mask[rng.integers(height), rng.integers(width)] = True
+        radius = radii[case % len(radii)]
+        expected = ndimage.distance_transform_edt(~mask) <= radius
+        assert np.array_equal(reading_image._within_radius(mask, radius), expected), (case, radius)

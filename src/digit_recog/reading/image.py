@@ -387,7 +387,45 @@ def _near(mask: np.ndarray, radius: float) -> np.ndarray:
         slice(max(rows[0] - margin, 0), rows[-1] + margin + 1),
         slice(max(cols[0] - margin, 0), cols[-1] + margin + 1),
     )
-    near[window] = ndimage.distance_transform_edt(~mask[window]) <= radius
+    if radius <= MAX_DISK_RADIUS:
+        near[window] = _within_radius(mask[window], radius)
+    else:
+        near[window] = ndimage.distance_transform_edt(~mask[window]) <= radius
+    return near
+
+
+# Up to this radius a disk of row runs (:func:`_within_radius`) is quicker than the distance transform: its
+# cost grows with the radius, the transform's does not (three times quicker at 21 px, even near 70 px).
+MAX_DISK_RADIUS = 48
+
+
+def _within_radius(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Pixels within ``radius`` of the mask, exactly as ``ndimage.distance_transform_edt(~mask) <= radius``
+    decides it (the square root of a sum of squared whole offsets, against ``radius``).
+
+    The disk of that radius is a stack of row runs: for each row offset, a pixel is near when a run of the
+    mask's row that far up or down, as wide as the disk is there, holds a mask pixel; each run is counted by
+    differences of the rows' cumulative sums.
+    """
+    reach = int(np.floor(radius))
+    height, width = mask.shape
+    padded = np.zeros((height, width + 2 * reach + 1), np.int32)  # a zero column, then zeros either side
+    padded[:, reach + 1 : reach + 1 + width] = mask
+    counts = np.cumsum(padded, axis=1, out=padded)
+    offsets = np.arange(reach + 1)
+    near = np.zeros((height, width), dtype=bool)
+    for rows_away in range(min(reach, height - 1) + 1):
+        distances = np.sqrt((offsets * offsets + rows_away * rows_away).astype(np.float64))
+        half_width = int(np.flatnonzero(distances <= radius)[-1]) if distances[0] <= radius else -1
+        if half_width < 0:
+            break
+        run_holds_mask = (
+            counts[:, reach + 1 + half_width : reach + 1 + half_width + width]
+            > counts[:, reach - half_width : reach - half_width + width]
+        )
+        near[rows_away:] |= run_holds_mask[: height - rows_away]
+        if rows_away:
+            near[: height - rows_away] |= run_holds_mask[rows_away:]
     return near
 
 
