@@ -14,7 +14,7 @@ Three parts, one JSON report (``lab/reports/reading_benchmark.json``) and a sect
   The fastest under concurrent callers is named, and whether ``runtime="auto"`` would pick it.
 
 CPU time (``time.process_time``, every thread of the process) is what two shared cores run out of; it is far
-steadier than wall time on a busy machine. About a minute and a half on two cores:
+steadier than wall time on a busy machine. One and a half to three minutes on two shared cores:
 
     python -m lab.reading_benchmark            # the report and the docs section
     python -m lab.reading_benchmark --smoke    # seconds: one picture a kind, a few calls, Keras only
