@@ -117,3 +117,21 @@ def test_nearness_by_row_runs_equals_the_distance_transform():
         radius = radii[case % len(radii)]
         expected = ndimage.distance_transform_edt(~mask) <= radius
         assert np.array_equal(reading_image._within_radius(mask, radius), expected), (case, radius)
+
+
+def test_a_drawing_costs_well_under_half_the_reference_cpu(pictures):
+    """The point of the fast version: on the page's drawing it takes 3x to 5x less CPU than the reference
+    (measured in the same process, turn by turn, so a busy machine slows both alike)."""
+    import time
+
+    drawing = pictures["page drawing"][0]
+    spent = {"reference": 0.0, "fast": 0.0}
+    for _ in range(15):
+        for name, step in (
+            ("reference", reference_preprocess.preprocess_array),
+            ("fast", reading_image.preprocess_array),
+        ):
+            started = time.process_time()
+            step(drawing)
+            spent[name] += time.process_time() - started
+    assert spent["fast"] < 0.5 * spent["reference"], spent
