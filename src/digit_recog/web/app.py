@@ -12,7 +12,9 @@ Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds i
 Under load and bad input it holds up: at most ``WORKERS`` images are decoded and read at once and
 ``WAITING`` more wait their turn (big pictures in a lane of their own, one at a time), the rest are
 answered 503 with Retry-After; a body that stalls is answered 408; pictures are checked by the one
-decoding gate in :mod:`digit_recog.reading.decoding`.
+decoding gate in :mod:`digit_recog.reading.decoding` and decoded in worker processes that may spend a
+bounded CPU time and memory on each (:mod:`digit_recog.reading.budget`). Nothing that opens a picture runs
+on the event loop.
 """
 
 import base64
@@ -39,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digit_recog import __version__, config
 from digit_recog.model_card import UNVERSIONED, model_version
+from digit_recog.reading.budget import Budget, DecodingPool
 from digit_recog.reading.decoding import (
     MAX_DECODED_BYTES,
     ImageReadError,
@@ -58,9 +61,10 @@ TOP_K = 3
 # memory and contention, so a few run and a short queue waits; beyond that, clients are told to retry.
 WORKERS = 2
 WAITING = 8
-# Pictures that take more memory than this once decoded (a 49-megapixel PNG takes half a second or more
-# to decode) have a lane of their own, one at a time: they never hold every worker, so small drawings
-# keep being answered while they decode, and at most one of them is in memory.
+# Pictures that take more memory than this while decoded (a 49-megapixel PNG takes half a second or more
+# to decode; a progressive JPEG counts at full size, its coefficients held whole) have a lane of their own,
+# one at a time: they never hold every worker, so small drawings keep being answered while they decode,
+# and at most one of them is in memory.
 LARGE_PICTURE_BYTES = 16_000_000
 LARGE_WORKERS = 1
 LARGE_WAITING = 4
@@ -88,6 +92,7 @@ def create_app(
     workers: int = WORKERS,
     waiting: int = WAITING,
     receive_timeout_s: float = RECEIVE_TIMEOUT_S,
+    budget: Budget | None = None,
 ) -> FastAPI:
     """Build the web app; the model at ``model_path`` is loaded once, when the server starts.
 
@@ -100,6 +105,8 @@ def create_app(
         allowed_hosts: Host header values answered (see Starlette's TrustedHostMiddleware); None answers any.
         workers, waiting: images read at once, and requests that may wait for a worker; more get 503.
         receive_timeout_s: a request body that sends nothing for this long gets 408.
+        budget: what decoding one picture may cost (see :class:`digit_recog.reading.budget.Budget`); a
+            picture past it gets 413.
     """
 
     @asynccontextmanager
@@ -109,7 +116,9 @@ def create_app(
         app.state.model = loaded
         app.state.model_version = model_version(Path(model_path))
         app.state.thresholds = load_thresholds(Path(model_path))
-        yield
+        # One decoding worker process for each picture that may be read at once, in either lane.
+        with DecodingPool(workers + LARGE_WORKERS, budget) as app.state.decoding:
+            yield
 
     app = FastAPI(
         title="digit-recog",
@@ -171,11 +180,16 @@ def create_app(
         if len(content) > max_upload_bytes:
             raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
         state, name = request.app.state, image.filename or "uploaded image"
-        # Pictures over the decoding budget are refused without decoding: no need to queue them as large.
-        large = LARGE_PICTURE_BYTES < decoded_bytes(content) <= MAX_DECODED_BYTES
+        # Parsing the header opens the picture: never on the event loop. Pictures over the decoding budget
+        # are refused without decoding: no need to queue them as large.
+        large = (
+            LARGE_PICTURE_BYTES < await anyio.to_thread.run_sync(decoded_bytes, content) <= MAX_DECODED_BYTES
+        )
         queue = state.large_queue if large else state.queue
         try:
-            reading = await queue.run(read_content, state.model, content, name, large, state.thresholds)
+            reading = await queue.run(
+                read_content, state.model, content, name, large, state.thresholds, state.decoding
+            )
         except ServerBusyError as error:
             raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
         return reading_response(reading)
@@ -202,14 +216,20 @@ def app_from_environment() -> FastAPI:
 
 
 def read_content(
-    model: keras.Model, content: bytes, name: str, large: bool = False, thresholds: Thresholds | None = None
+    model: keras.Model,
+    content: bytes,
+    name: str,
+    large: bool = False,
+    thresholds: Thresholds | None = None,
+    decoding: DecodingPool | None = None,
 ) -> DigitReading:
     """Read the digit in an uploaded file, turning each kind of bad picture into its HTTP status.
 
-    After a large picture, the memory its decoding freed is given back to the system.
+    With ``decoding``, the picture is decoded in one of its budgeted workers (a picture past the budget is
+    413); without, in this thread. After a large picture, the memory its decoding freed is given back.
     """
     try:
-        return read_digit(model, content, name=name, thresholds=thresholds)
+        return read_digit(model, content, name=name, thresholds=thresholds, pool=decoding)
     except ImageTooLargeError as error:
         raise HTTPException(413, str(error)) from None
     except ImageReadError as error:
