@@ -23,19 +23,13 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from digit_recog.reading.decoding import (
-    ImageReadError,
-    ImageSource,
-    ImageTooLargeError,
-    NoDigitFoundError,
-    PreprocessError,
-)
+from digit_recog.reading.decoding import ImageSource, ImageTooLargeError, PreprocessError
 from digit_recog.reading.image import preprocess_image, segment_digits
 
 # A 50-megapixel PNG or a 49-megapixel progressive JPEG takes about a second of one core to decode and clean.
-MAX_CPU_SECONDS = 4.0
+MAX_CPU_SECONDS = 3.0
 # Waiting past this (the worker is stuck, or starved of CPU) gives up on the picture too.
-MAX_WALL_SECONDS = 20.0
+MAX_WALL_SECONDS = 15.0
 # Address space a worker may take beyond what it holds when idle: the largest picture the gate admits
 # (100 MB decoded; a 49-megapixel colour progressive JPEG's 294 MB of coefficients) fits, a 2 GB one not.
 MAX_MEMORY_BYTES = 640 * 1024 * 1024
@@ -86,10 +80,6 @@ def _number(source: ImageSource, name: str) -> list[tuple[np.ndarray, tuple[int,
 
 
 JOBS = {"digit": _digit, "number": _number}
-_ERRORS = {
-    error.__name__: error
-    for error in (ImageReadError, ImageTooLargeError, NoDigitFoundError, TooManyDigitsError, PreprocessError)
-}
 
 
 def _serve(connection: Connection, memory_bytes: int) -> None:
@@ -105,22 +95,34 @@ def _serve(connection: Connection, memory_bytes: int) -> None:
         if job is None:
             return
         kind, source, name, cpu_seconds = job
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
-        soft = math.ceil(usage.ru_utime + usage.ru_stime + cpu_seconds)
-        if cpu_hard != resource.RLIM_INFINITY:
-            soft = min(soft, cpu_hard)
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, cpu_hard))
+        _limit_cpu(cpu_seconds)
         try:
             reply = ("ok", JOBS[kind](source, name))
-        except PreprocessError as error:
-            reply = ("error", type(error).__name__, str(error))
         except MemoryError:
-            reply = ("memory", "", "")
+            reply = ("memory", None)
+        except Exception as error:  # noqa: BLE001 - raised again in the caller, as if read there
+            reply = ("error", error)
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
         source = None  # the picture's bytes go before the reply is sent
         connection.send(reply)
         if reply[0] == "memory":
             return  # after a failed allocation, a fresh worker is safer than this one
+
+
+def _limit_cpu(cpu_seconds: float) -> None:
+    """Have the kernel end this process once it spends ``cpu_seconds`` more of CPU time.
+
+    The profiling timer counts CPU time to the microsecond and its SIGPROF ends the process, even inside a
+    decoder's C code; ``RLIMIT_CPU`` (whole seconds, SIGXCPU) stands behind it, a second later.
+    """
+    signal.setitimer(signal.ITIMER_PROF, cpu_seconds)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + cpu_seconds) + 1
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def _address_space() -> int:
@@ -212,7 +214,7 @@ class DecodingPool:
                 f"{name} needs more memory to decode than the {self.budget.memory_bytes / 2**20:,.0f} MB "
                 "a picture may take; resize it first"
             )
-        raise _ERRORS[reply[1]](reply[2])
+        raise reply[1]
 
     def _ask(self, worker: _Worker, job: tuple) -> tuple:
         """Send ``job`` and wait for the reply within the wall-clock budget; raise if the worker dies."""
@@ -227,7 +229,7 @@ class DecodingPool:
             )
         except (EOFError, BrokenPipeError, ConnectionResetError):
             worker.process.join(1)
-            if worker.process.exitcode == -signal.SIGXCPU:
+            if worker.process.exitcode in (-signal.SIGPROF, -signal.SIGXCPU):
                 raise DecodingBudgetError(
                     f"{name} needs more than {budget.cpu_seconds:g} s of CPU time to decode (the limit "
                     "per picture); resize it or save it as a plain PNG or baseline JPEG first"
