@@ -232,25 +232,27 @@ def decoded_bytes_per_pixel(mode: str) -> int:
     return 1 if mode in ("1", "L", "P") else 4
 
 
-def decoded_bytes(content: bytes) -> int:
+def decoding_bytes(content: bytes) -> int:
     """Memory the picture in ``content`` will take while it is decoded, from its header alone.
 
     Lets a server send big pictures to a lane of their own before decoding them: a baseline JPEG counts at
     the reduced size it is decoded at, a progressive one at its full size (its coefficients are all held
     before any reduction). Opens no format but the accepted ones and decodes no pixel, but parses the
-    header: call it off the event loop. Returns 0 when the header cannot be read: decoding such a file
-    fails fast, and :func:`load_image` says why.
+    header: call it off the event loop. Returns 0 when the header cannot be read or the gate refuses the
+    picture from its header alone: :func:`load_image` does so at once, and says why.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(content), formats=ACCEPTED_FORMATS) as image:
-                if image.format in ("JPEG", "MPO") and image.info.get("progressive"):
-                    width, height = image.size
-                    return width * height * len(image.getbands()) * COEFFICIENT_BYTES
+                _check_declared(image, "")
+                full_size = image.size
                 image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # JPEG: the size it will be decoded at
+                _check_decoded_bytes(image, "")
+                if image.format in ("JPEG", "MPO") and image.info.get("progressive"):
+                    return full_size[0] * full_size[1] * len(image.getbands()) * COEFFICIENT_BYTES
                 return image.size[0] * image.size[1] * decoded_bytes_per_pixel(image.mode)
-    except (Image.DecompressionBombError, *DECODER_ERRORS):
+    except (PreprocessError, Image.DecompressionBombError, *DECODER_ERRORS):
         return 0
 
 

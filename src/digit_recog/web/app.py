@@ -43,11 +43,10 @@ from digit_recog import __version__, config
 from digit_recog.model_card import UNVERSIONED, model_version
 from digit_recog.reading.budget import Budget, DecodingPool
 from digit_recog.reading.decoding import (
-    MAX_DECODED_BYTES,
     ImageReadError,
     ImageTooLargeError,
     NoDigitFoundError,
-    decoded_bytes,
+    decoding_bytes,
 )
 from digit_recog.reading.predict import DigitReading, load_reader, predict_digits, read_digit
 from digit_recog.reading.verdict import Thresholds, load_thresholds
@@ -180,11 +179,9 @@ def create_app(
         if len(content) > max_upload_bytes:
             raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
         state, name = request.app.state, image.filename or "uploaded image"
-        # Parsing the header opens the picture: never on the event loop. Pictures over the decoding budget
-        # are refused without decoding: no need to queue them as large.
-        large = (
-            LARGE_PICTURE_BYTES < await anyio.to_thread.run_sync(decoded_bytes, content) <= MAX_DECODED_BYTES
-        )
+        # Parsing the header opens the picture: never on the event loop. Pictures the gate refuses from
+        # their header count 0: no need to queue them as large.
+        large = await anyio.to_thread.run_sync(decoding_bytes, content) > LARGE_PICTURE_BYTES
         queue = state.large_queue if large else state.queue
         try:
             reading = await queue.run(
