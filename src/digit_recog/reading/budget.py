@@ -35,8 +35,14 @@ MAX_WALL_SECONDS = 15.0
 MAX_MEMORY_BYTES = 640 * 1024 * 1024
 # A number longer than this is refused: no house number, year or amount needs more digits.
 MAX_NUMBER_DIGITS = 32
+# The first worker waits for the forkserver to start and import the worker's code; later ones are forked.
+STARTUP_SECONDS = 60.0
 # The worker's code is imported once in the forkserver, so each new worker starts in milliseconds.
 _PRELOADED = ["digit_recog.reading.budget"]
+
+
+class WorkerStartError(RuntimeError):
+    """A decoding worker process could not be started."""
 
 
 class DecodingBudgetError(ImageTooLargeError):
@@ -90,6 +96,7 @@ def _serve(connection: Connection, memory_bytes: int) -> None:
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    connection.send("ready")
     while True:
         job = connection.recv()
         if job is None:
@@ -139,6 +146,17 @@ class _Worker:
         self.process = context.Process(target=_serve, args=(child, memory_bytes), daemon=True)
         self.process.start()
         child.close()
+        try:
+            if self.connection.poll(STARTUP_SECONDS) and self.connection.recv() == "ready":
+                return
+        except EOFError:
+            pass
+        self.kill()
+        raise WorkerStartError(
+            "a decoding worker process did not start (its error is above); a script that reads pictures "
+            "under the budget must start its work under `if __name__ == '__main__':`, as any "
+            "multiprocessing program must"
+        )
 
     def stop(self) -> None:
         """Ask the worker to finish; kill it if it does not within a second."""
@@ -238,6 +256,11 @@ class DecodingPool:
                 f"{name} could not be decoded within the limits per picture ({budget.describe()}): its "
                 f"decoder ended (exit status {worker.process.exitcode})"
             ) from None
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the workers now running (to measure or watch them)."""
+        with self._lock:
+            return [worker.process.pid for worker in self._all]
 
     def close(self) -> None:
         """Stop every worker."""
