@@ -284,3 +284,23 @@ def test_a_number_of_too_many_digits_is_one_line_and_the_rest_still_read(capsys,
     assert status == 1
     assert [line.split(": ")[0] for line in lines] == [str(tmp_path / "b_seven.png")]
     assert "a_dots.png: 76 digits found; a number is read with at most 32 digits" in errors
+
+
+def test_a_file_that_cannot_be_read_is_named_in_one_line(tmp_path, monkeypatch):
+    """As chmod 000 does for anyone but root (who may read any file, so the refusal is simulated)."""
+    import builtins
+
+    from digit_recog.reading.decoding import ImageReadError, load_image
+
+    locked = tmp_path / "locked.png"
+    draw_digit("7").save(locked)
+    open_file = builtins.open
+
+    def refusing_open(file, *args, **kwargs):
+        if str(file) == str(locked):
+            raise PermissionError(13, "Permission denied", str(file))
+        return open_file(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    with pytest.raises(ImageReadError, match=rf"^{locked} cannot be read: permission denied$"):
+        load_image(locked)
