@@ -91,11 +91,14 @@ JOBS = {"digit": _digit, "number": _number}
 def _serve(connection: Connection, memory_bytes: int) -> None:
     """A worker's loop: cap its memory, then read jobs until told to stop, each under a fresh CPU limit."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a SIGXCPU kill leaves no core file
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = _address_space() + memory_bytes
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = _address_space() + memory_bytes
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (OSError, ValueError):  # no /proc or no address-space limit (macOS): the time limits still hold
+        pass
     connection.send("ready")
     while True:
         job = connection.recv()

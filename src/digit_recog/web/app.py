@@ -161,9 +161,9 @@ def create_app(
     @app.post(
         "/api/predict",
         responses={
-            400: {"description": "not an image, corrupt, or a pixel mode or values without grey levels"},
+            400: {"description": "not a PNG, JPEG, BMP, GIF, WebP or TIFF, corrupt, or no grey levels"},
             408: {"description": "the request body stalled"},
-            413: {"description": "over the upload limit, or too many pixels to decode"},
+            413: {"description": "over the upload limit, too many pixels, or over the decoding budget"},
             422: {"description": "no digit found, or not exactly one file in the field image"},
             503: {"description": "busy: retry after the seconds in Retry-After"},
         },
