@@ -20,15 +20,15 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digit_recog import config
 from digit_recog.artifacts import require
 from digit_recog.modeling.export import EXPORT_FORMATS  # no Keras import: that waits until a model is loaded
+from digit_recog.reading.budget import DecodingPool
 from digit_recog.reading.decoding import IMAGE_EXTENSIONS, PreprocessError
-from digit_recog.reading.image import preprocess_image
 from digit_recog.reading.verdict import NOT_A_DIGIT, UNSURE, load_thresholds, verdict
 
 if TYPE_CHECKING:  # reading.predict imports Keras, which takes seconds: only when a command predicts
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # reading.predict imports Keras, which takes seconds: only wh
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 EXPORT_CHOICES = [*EXPORT_FORMATS, "all", "web"]  # every model format, all of them at once, and the page
 PREDICT_BATCH_SIZE = 256  # images decoded, then read by the model, at a time
-# Fewer images than this are decoded in this process: worker processes take a second to start.
+# Fewer images than this are decoded by one worker process: more take longer to start than they save.
 PARALLEL_DECODING_FROM = 200
 
 
@@ -131,7 +131,8 @@ def _add_predict_command(subcommands: argparse._SubParsersAction) -> None:
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
-        help="processes that decode images of large folders (default: the number of CPUs, %(default)s)",
+        help="processes that decode the images of large folders (default: the number of CPUs, "
+        "%(default)s); each may spend a few seconds of CPU and some hundred MB on one picture",
     )
     _add_model_argument(parser)
     parser.set_defaults(run=_predict)
@@ -141,8 +142,8 @@ def _predict(arguments: argparse.Namespace) -> int:
     paths, failures = _expand_image_paths(arguments.images)
     if not paths:
         return EXIT_SOME_FAILED if failures else EXIT_OK
-    # Decoding workers start before Keras is imported, so they never carry TensorFlow's threads.
-    with _decoding_pool(len(paths), arguments.jobs, arguments.number) as pool:
+    # Decoding workers start before Keras is imported (and never from this process: by a forkserver).
+    with _decoding_pool(len(paths), arguments.jobs) as pool:
         model = _load_model_or_none(arguments.model, arguments.runtime)
         if model is None:
             return EXIT_USAGE
@@ -161,24 +162,27 @@ def _predict(arguments: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
-def _read_digits(model, paths: list[Path], arguments: argparse.Namespace, pool) -> Iterator[tuple]:
-    """``(line, error)`` for each image, in order: decoded in batches (by ``pool`` when given), each
-    batch read by the model at once."""
+def _read_digits(
+    model, paths: list[Path], arguments: argparse.Namespace, pool: DecodingPool
+) -> Iterator[tuple]:
+    """``(line, error)`` for each image, in order: decoded by ``pool``'s workers within their budget, in
+    batches each read by the model at once."""
     import numpy as np
 
-    decoded = pool.map(_decode, paths, chunksize=32) if pool else map(_decode, paths)
-    for start in range(0, len(paths), PREDICT_BATCH_SIZE):
-        batch = [(path, *next(decoded)) for path in paths[start : start + PREDICT_BATCH_SIZE]]
-        images = [image for _, image, _ in batch if image is not None]
-        probabilities = iter(_predict_batch(model, np.stack(images)) if images else [])
-        for path, _, error in batch:
-            if error is not None:
-                yield None, error
-            else:
-                line = _digit_line(
-                    path, next(probabilities), arguments.top, arguments.json, arguments.thresholds
-                )
-                yield line, None
+    with ThreadPoolExecutor(max_workers=pool.workers) as feeders:  # a thread waits on each worker
+        decoded = feeders.map(lambda path: _decode(pool, path), paths)
+        for start in range(0, len(paths), PREDICT_BATCH_SIZE):
+            batch = [(path, *next(decoded)) for path in paths[start : start + PREDICT_BATCH_SIZE]]
+            images = [image for _, image, _ in batch if image is not None]
+            probabilities = iter(_predict_batch(model, np.stack(images)) if images else [])
+            for path, _, error in batch:
+                if error is not None:
+                    yield None, error
+                else:
+                    line = _digit_line(
+                        path, next(probabilities), arguments.top, arguments.json, arguments.thresholds
+                    )
+                    yield line, None
 
 
 def _predict_batch(model, images):
@@ -192,39 +196,33 @@ def _predict_batch(model, images):
     return predict_digits(model, images)
 
 
-def _read_numbers(model, paths: list[Path], arguments: argparse.Namespace, pool) -> Iterator[tuple]:
+def _read_numbers(
+    model, paths: list[Path], arguments: argparse.Namespace, pool: DecodingPool
+) -> Iterator[tuple]:
     from digit_recog.reading.predict import read_number  # imports Keras: only when needed
 
     for path in paths:
         try:
-            reading = read_number(model, path, thresholds=arguments.thresholds)
+            reading = read_number(
+                model, os.path.abspath(path), str(path), thresholds=arguments.thresholds, pool=pool
+            )
             yield _number_line(path, reading, arguments.json), None
         except PreprocessError as error:
             yield None, str(error)
 
 
-def _decode(path: Path) -> tuple:
-    """``(28x28 image, None)``, or ``(None, message)`` when the file cannot be read as a digit."""
+def _decode(pool: DecodingPool, path: Path) -> tuple:
+    """``(28x28 image, None)``, or ``(None, message)`` when the file cannot be read as a digit (or runs
+    past the decoding budget)."""
     try:
-        return preprocess_image(path), None
+        return pool.run("digit", os.path.abspath(path), str(path)), None
     except PreprocessError as error:
         return None, str(error)
 
 
-class _NoPool:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc_info) -> None:
-        return None
-
-
-def _decoding_pool(count: int, jobs: int, reads_numbers: bool):
-    """Worker processes to decode ``count`` images, or a stand-in yielding None when one process will do."""
-    if reads_numbers or jobs <= 1 or count < PARALLEL_DECODING_FROM:
-        return _NoPool()
-    # forkserver: fresh workers that import only the image code, whatever threads this process runs.
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver"))
+def _decoding_pool(count: int, jobs: int) -> DecodingPool:
+    """Budgeted worker processes to decode ``count`` images: ``jobs`` of them for a large folder, else one."""
+    return DecodingPool(max(1, jobs) if count >= PARALLEL_DECODING_FROM else 1)
 
 
 def _progress_bar(total: int, forced: bool):
@@ -236,19 +234,24 @@ def _progress_bar(total: int, forced: bool):
 
 
 def _expand_image_paths(arguments: list[Path]) -> tuple[list[Path], int]:
-    """Files as given, folders replaced by their image files (sorted); counts the missing ones."""
+    """Files as given, folders replaced by their image files (sorted); counts the missing and unreadable
+    ones. Special files given by name (a FIFO, a device) are passed on: the decoding gate refuses them."""
     paths, failures = [], 0
     for argument in arguments:
-        if argument.is_dir():
-            images = sorted(p for p in argument.iterdir() if p.is_file() and _is_image_name(p))
-            if not images:
-                _complain(f"{argument}: folder has no image files ({', '.join(IMAGE_EXTENSIONS)})")
+        try:
+            if argument.is_dir():
+                images = sorted(p for p in argument.iterdir() if p.is_file() and _is_image_name(p))
+                if not images:
+                    _complain(f"{argument}: folder has no image files ({', '.join(IMAGE_EXTENSIONS)})")
+                    failures += 1
+                paths.extend(images)
+            elif argument.exists():
+                paths.append(argument)
+            else:
+                _complain(f"{argument}: no such file or folder")
                 failures += 1
-            paths.extend(images)
-        elif argument.exists():
-            paths.append(argument)
-        else:
-            _complain(f"{argument}: no such file or folder")
+        except PermissionError:
+            _complain(f"{argument}: cannot be read (permission denied)")
             failures += 1
     return paths, failures
 

@@ -12,9 +12,11 @@ Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds i
 Under load and bad input it holds up: at most ``WORKERS`` images are decoded and read at once and
 ``WAITING`` more wait their turn (big pictures in a lane of their own, one at a time), the rest are
 answered 503 with Retry-After; pictures are checked by the one decoding gate in
-:mod:`digit_recog.reading.decoding`. Requests are refused before any work by the guards of
-:mod:`digit_recog.web.guards` (other sites' pages, slow or doubly framed bodies, too many uploads from one
-address) and, under ``digit-recog serve``, by the connection deadlines of :mod:`digit_recog.web.server`.
+:mod:`digit_recog.reading.decoding` and decoded in worker processes that may spend a bounded CPU time and
+memory on each (:mod:`digit_recog.reading.budget`); nothing that opens a picture runs on the event loop.
+Requests are refused before any work by the guards of :mod:`digit_recog.web.guards` (other sites' pages,
+slow or doubly framed bodies, too many uploads from one address) and, under ``digit-recog serve``, by the
+connection deadlines of :mod:`digit_recog.web.server`.
 """
 
 import base64
@@ -37,12 +39,12 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from digit_recog import __version__, config
 from digit_recog.model_card import UNVERSIONED, model_version
+from digit_recog.reading.budget import Budget, DecodingPool
 from digit_recog.reading.decoding import (
-    MAX_DECODED_BYTES,
     ImageReadError,
     ImageTooLargeError,
     NoDigitFoundError,
-    decoded_bytes,
+    decoding_bytes,
 )
 from digit_recog.reading.predict import DigitReading, load_reader, predict_digits, read_digit
 from digit_recog.reading.verdict import Thresholds, load_thresholds
@@ -68,9 +70,10 @@ TOP_K = 3
 # memory and contention, so a few run and a short queue waits; beyond that, clients are told to retry.
 WORKERS = 2
 WAITING = 8
-# Pictures that take more memory than this once decoded (a 49-megapixel PNG takes half a second or more
-# to decode) have a lane of their own, one at a time: they never hold every worker, so small drawings
-# keep being answered while they decode, and at most one of them is in memory.
+# Pictures that take more memory than this while decoded (a 49-megapixel PNG takes half a second or more
+# to decode; a progressive JPEG counts at full size, its coefficients held whole) have a lane of their own,
+# one at a time: they never hold every worker, so small drawings keep being answered while they decode,
+# and at most one of them is in memory.
 LARGE_PICTURE_BYTES = 16_000_000
 LARGE_WORKERS = 1
 LARGE_WAITING = 4
@@ -88,6 +91,7 @@ def create_app(
     receive_timeout_s: float = RECEIVE_TIMEOUT_S,
     body_deadline_s: float = BODY_DEADLINE_S,
     uploads_per_client: int = UPLOADS_PER_CLIENT,
+    budget: Budget | None = None,
 ) -> FastAPI:
     """Build the web app; the model at ``model_path`` is loaded once, when the server starts.
 
@@ -102,6 +106,8 @@ def create_app(
         receive_timeout_s, body_deadline_s: a request body that sends nothing for this long, or is not
             complete this long after its headers, gets 408.
         uploads_per_client: uploads one client address may have arriving at once; more get 503.
+        budget: what decoding one picture may cost (see :class:`digit_recog.reading.budget.Budget`); a
+            picture past it gets 413.
     """
 
     @asynccontextmanager
@@ -111,7 +117,9 @@ def create_app(
         app.state.model = loaded
         app.state.model_version = model_version(Path(model_path))
         app.state.thresholds = load_thresholds(Path(model_path))
-        yield
+        # One decoding worker process for each picture that may be read at once, in either lane.
+        with DecodingPool(workers + LARGE_WORKERS, budget) as app.state.decoding:
+            yield
 
     app = FastAPI(
         title="digit-recog",
@@ -163,9 +171,9 @@ def create_app(
     @app.post(
         "/api/predict",
         responses={
-            400: {"description": "not an image, corrupt, or a pixel mode or values without grey levels"},
+            400: {"description": "not a PNG, JPEG, BMP, GIF, WebP or TIFF, corrupt, or no grey levels"},
             408: {"description": "the request body stalled"},
-            413: {"description": "over the upload limit, or too many pixels to decode"},
+            413: {"description": "over the upload limit, too many pixels, or over the decoding budget"},
             422: {"description": "no digit found, or not exactly one file in the field image"},
             503: {"description": "busy: retry after the seconds in Retry-After"},
         },
@@ -181,11 +189,14 @@ def create_app(
         if len(content) > max_upload_bytes:
             raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
         state, name = request.app.state, image.filename or "uploaded image"
-        # Pictures over the decoding budget are refused without decoding: no need to queue them as large.
-        large = LARGE_PICTURE_BYTES < decoded_bytes(content) <= MAX_DECODED_BYTES
+        # Parsing the header opens the picture: never on the event loop. Pictures the gate refuses from
+        # their header count 0: no need to queue them as large.
+        large = await anyio.to_thread.run_sync(decoding_bytes, content) > LARGE_PICTURE_BYTES
         queue = state.large_queue if large else state.queue
         try:
-            reading = await queue.run(read_content, state.model, content, name, large, state.thresholds)
+            reading = await queue.run(
+                read_content, state.model, content, name, large, state.thresholds, state.decoding
+            )
         except ServerBusyError as error:
             raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
         return reading_response(reading)
@@ -212,14 +223,20 @@ def app_from_environment() -> FastAPI:
 
 
 def read_content(
-    model: keras.Model, content: bytes, name: str, large: bool = False, thresholds: Thresholds | None = None
+    model: keras.Model,
+    content: bytes,
+    name: str,
+    large: bool = False,
+    thresholds: Thresholds | None = None,
+    decoding: DecodingPool | None = None,
 ) -> DigitReading:
     """Read the digit in an uploaded file, turning each kind of bad picture into its HTTP status.
 
-    After a large picture, the memory its decoding freed is given back to the system.
+    With ``decoding``, the picture is decoded in one of its budgeted workers (a picture past the budget is
+    413); without, in this thread. After a large picture, the memory its decoding freed is given back.
     """
     try:
-        return read_digit(model, content, name=name, thresholds=thresholds)
+        return read_digit(model, content, name=name, thresholds=thresholds, pool=decoding)
     except ImageTooLargeError as error:
         raise HTTPException(413, str(error)) from None
     except ImageReadError as error:
