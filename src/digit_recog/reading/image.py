@@ -661,11 +661,11 @@ def segment_digits(source: ImageSource | np.ndarray, name: str | None = None) ->
             digit_ink = np.where(_near(strokes, _halo_radius(strokes)), ink, 0)
             filled_rows, filled_cols = (np.flatnonzero(strokes.any(axis=axis)) for axis in (1, 0))
             box = (
-                window.left + int(filled_cols[0]),
-                window.top + int(filled_rows[0]),
-                window.left + int(filled_cols[-1]) + 1,
-                window.top + int(filled_rows[-1]) + 1,
-            )
+                int(window.left + filled_cols[0]),
+                int(window.top + filled_rows[0]),
+                int(window.left + filled_cols[-1]) + 1,
+                int(window.top + filled_rows[-1]) + 1,
+            )  # plain ints, whatever integer type the window's corner has: boxes go to JSON
             digit = _InkWindow(digit_ink, window.top, window.left, window.shape)
             segments.append(DigitSegment(image=_window_to_mnist_layout(digit), box=box))
     return segments
