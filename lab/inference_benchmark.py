@@ -44,8 +44,9 @@ MIN_CALLS = 5
 
 def readers(model: keras.Model, folder: Path, name: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Each runtime's way to read a float32 batch (N, 28, 28, 1) with ``model``."""
-    onnx = load_exported_model(export_model(model, "onnx", folder / f"{name}.onnx"))
-    litert = load_exported_model(export_model(model, "litert", folder / f"{name}.tflite"))
+    # Each runtime with its own default threads, as the table in docs/deployment.md was measured.
+    onnx = load_exported_model(export_model(model, "onnx", folder / f"{name}.onnx"), threads=None)
+    litert = load_exported_model(export_model(model, "litert", folder / f"{name}.tflite"), threads=None)
     return {
         "keras predict": lambda batch: model.predict(batch, batch_size=len(batch), verbose=0),
         WHOLE_SET: lambda batch: model.predict(batch, batch_size=512, verbose=0),

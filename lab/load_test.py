@@ -7,6 +7,9 @@ pure noise) and 49-megapixel PNGs (7000x7000 in 8-bit grey, which is decoded, an
 decoding budget refuses). A client told 503 waits the Retry-After seconds, as a well-behaved client does.
 A few more clients send bodies shorter than their Content-Length, which must be answered 408, not hang.
 
+Each client connects from an address of its own (127.0.1.x, 127.0.2.x, ...): the server caps the
+connections and uploads of one address.
+
 It records requests per second, latency percentiles and status codes per kind of picture, and the
 resident memory of the server's process tree (sampled every 0.1 s): after warm-up (every file of the
 mix posted once, one after another, so first-use costs are counted there), at its peak, and 5 s after
@@ -21,6 +24,7 @@ shared, and on a busy machine that, more than the server, sets the numbers. The 
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -108,6 +112,11 @@ def payloads() -> list[Payload]:
             "rgba.png",
         ),
     ]
+
+
+def client_address(index: int) -> str:
+    """The loopback address client ``index`` connects from (Linux routes all of 127.0.0.0/8 to lo)."""
+    return f"127.0.{1 + index // 254}.{1 + index % 254}"
 
 
 def free_port() -> int:
@@ -259,10 +268,20 @@ async def run_load(
         if payload.kind == "good" or not only_good:
             mix.setdefault(payload.kind, []).append(payload)
     stalling = 0 if only_good else STALLING_CLIENTS
-    limits = httpx2.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10)
     process = psutil.Process(server.pid)
     stop, sampler, records = asyncio.Event(), MemorySampler(process), []
-    async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as client:
+    # Each client from an address of its own, as distinct users are: the server caps connections per address.
+    pool = [
+        httpx2.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            transport=httpx2.AsyncHTTPTransport(local_address=client_address(index)),
+        )
+        for index in range(clients)
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        for member in pool:
+            await stack.enter_async_context(member)
+        client = pool[0]
         await wait_until_up(client, server)
         # Warm-up, one request after another: every file of the mix once (first uses load code and
         # size buffers for good), then the drawings a few times more.
@@ -275,7 +294,7 @@ async def run_load(
         started = time.monotonic()
         until = started + duration_s
         await asyncio.gather(
-            *[client_loop(client, mix, until, seed + index, records) for index in range(clients)],
+            *[client_loop(member, mix, until, seed + index, records) for index, member in enumerate(pool)],
             *[stalling_loop(port, until, records) for _ in range(stalling)],
         )
         elapsed = time.monotonic() - started

@@ -1,6 +1,7 @@
 """The ``digit-recog`` command: reads image files and folders, reports failures without stopping."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,90 @@ def test_runs_lists_unfinished_runs_and_restore_refuses_outside_the_repo(capsys,
     monkeypatch.setattr(config, "OUTPUT_ROOT", tmp_path)
     assert cli.main(["runs", "restore"]) == 2
     assert "nothing to restore" in capsys.readouterr().err
+
+
+def test_special_files_are_named_not_read_and_the_rest_still_read(tmp_path, untrained_model):
+    """A FIFO given by name hung predict forever; a device was read as if it were a picture."""
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    draw_digit("7").save(tmp_path / "seven.png")
+    command = [sys.executable, "-m", "digit_recog.cli", "predict", fifo, "/dev/zero", tmp_path / "seven.png"]
+    result = subprocess.run(
+        [*command, "--model", untrained_model], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"{tmp_path / 'seven.png'}: ")
+    assert f"{fifo} is not a regular file (a FIFO); expected an image file" in result.stderr
+    assert "/dev/zero is not a regular file (a device)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_folder_that_cannot_be_read_is_one_line_not_a_traceback(
+    capsys, tmp_path, untrained_model, monkeypatch
+):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    draw_digit("7").save(tmp_path / "seven.png")
+    listing = Path.iterdir
+
+    def iterdir(path):
+        if path == locked:  # as chmod 000 does for anyone but root
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    status, lines, errors = run_cli(
+        capsys, "predict", locked, tmp_path / "seven.png", "--model", untrained_model
+    )
+    assert status == 1 and len(lines) == 1
+    assert errors == f"digit-recog: error: {locked}: cannot be read (permission denied)\n"
+
+
+def test_files_over_the_decoding_budget_are_one_line_each_and_the_rest_still_read(
+    capsys, tmp_path, untrained_model
+):
+    from lab.hostile_pictures import ico_png_bomb, progressive_jpeg_bomb, tiff_tile_bomb
+
+    (tmp_path / "a_scans.jpg").write_bytes(progressive_jpeg_bomb(extra_scans=1_000))
+    (tmp_path / "b_tile.tif").write_bytes(tiff_tile_bomb())
+    (tmp_path / "c_icon.png").write_bytes(ico_png_bomb())
+    draw_digit("7").save(tmp_path / "d_seven.png")
+    status, lines, errors = run_cli(capsys, "predict", tmp_path, "--model", untrained_model)
+    assert status == 1
+    assert [line.split(": ")[0] for line in lines] == [str(tmp_path / "d_seven.png")]
+    error_lines = errors.splitlines()
+    assert len(error_lines) == 3
+    assert f"{tmp_path / 'a_scans.jpg'} is too costly to decode: a JPEG with more than 100 scans" in errors
+    assert f"{tmp_path / 'b_tile.tif'} is too large to decode: it stores its 16x16 pixels in tiles" in errors
+    assert f"{tmp_path / 'c_icon.png'} is not an image in a format read here" in errors
+
+
+def test_a_number_of_too_many_digits_is_one_line_and_the_rest_still_read(capsys, tmp_path, untrained_model):
+    from test_hostile_pictures import dot_grid
+
+    dot_grid(16, 64, 12, shear=16).save(tmp_path / "a_dots.png")
+    draw_digit("7").save(tmp_path / "b_seven.png")
+    status, lines, errors = run_cli(capsys, "predict", "--number", tmp_path, "--model", untrained_model)
+    assert status == 1
+    assert [line.split(": ")[0] for line in lines] == [str(tmp_path / "b_seven.png")]
+    assert "a_dots.png: 76 digits found; a number is read with at most 32 digits" in errors
+
+
+def test_a_file_that_cannot_be_read_is_named_in_one_line(tmp_path, monkeypatch):
+    """As chmod 000 does for anyone but root (who may read any file, so the refusal is simulated)."""
+    import builtins
+
+    from digit_recog.reading.decoding import ImageReadError, load_image
+
+    locked = tmp_path / "locked.png"
+    draw_digit("7").save(locked)
+    open_file = builtins.open
+
+    def refusing_open(file, *args, **kwargs):
+        if str(file) == str(locked):
+            raise PermissionError(13, "Permission denied", str(file))
+        return open_file(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    with pytest.raises(ImageReadError, match=rf"^{locked} cannot be read: permission denied$"):
+        load_image(locked)

@@ -66,6 +66,7 @@ def test_make_run_gives_papermill_every_parameter_and_tidies_the_result(tmp_path
 def test_make_run_names_the_locally_modified_notebooks_first(monkeypatch, capsys):
     monkeypatch.setattr(pipeline, "modified_notebooks", lambda paths: ["notebooks/03_train.ipynb"])
     monkeypatch.setattr(pipeline, "run_notebook", lambda path: None)
+    monkeypatch.setattr(pipeline.runs, "promote_trained", lambda: [])  # nothing was trained
     assert pipeline.main(["notebooks/03_train.ipynb"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("note: notebooks/03_train.ipynb differ from git") and "shipped recipe" in first

@@ -178,6 +178,7 @@ def test_segment_digits_finds_three_digits_left_to_right():
     assert len(segments) == 3  # the 4, drawn in two strokes, stays one digit
     lefts = [segment.box[0] for segment in segments]
     assert lefts == sorted(lefts) and lefts[0] < 300 < lefts[1] < 600 < lefts[2]
+    assert all(type(side) is int for segment in segments for side in segment.box)  # JSON takes them
     for segment in segments:
         assert_mnist_layout(segment.image)
     # Each crop is the digit alone, as if it had been drawn by itself.

@@ -15,9 +15,12 @@ from pathlib import Path
 from PIL import Image
 
 from digit_recog import config, data
-from digit_recog.reading.decoding import MAX_IMAGE_PIXELS
+from digit_recog.reading.budget import MAX_CPU_SECONDS, MAX_MEMORY_BYTES, MAX_NUMBER_DIGITS, MAX_WALL_SECONDS
+from digit_recog.reading.decoding import MAX_IMAGE_PIXELS, MAX_JPEG_SCANS
 from digit_recog.reading.image import DIGIT_BOX_SIZE
+from digit_recog.web import guards
 from digit_recog.web.app import MAX_UPLOAD_BYTES
+from digit_recog.web.server import ServerLimits
 from lab.results_table import RESULTS_END, RESULTS_START
 
 README = config.PROJECT_ROOT / "README.md"
@@ -46,9 +49,21 @@ def numbers_the_code_defines() -> set[str]:
         str(DIGIT_BOX_SIZE),
         str(MAX_UPLOAD_BYTES // 2**20),  # "5 MB"
         str(MAX_IMAGE_PIXELS // 10**6),  # "50 megapixels"
+        # the server's deadlines and caps
+        *(
+            f"{value:g}"
+            for value in (ServerLimits().headers_s, ServerLimits().keep_alive_s, guards.BODY_DEADLINE_S)
+        ),
+        str(ServerLimits().connections_per_client),
+        str(guards.UPLOADS_PER_CLIENT),
+        f"{MAX_CPU_SECONDS:g}",  # the decoding budget: "about 3 s of CPU, 640 MB of memory, 15 s in all"
+        str(MAX_MEMORY_BYTES // 2**20),
+        f"{MAX_WALL_SECONDS:g}",
+        str(MAX_JPEG_SCANS),  # "a JPEG of over 100 scans"
+        str(MAX_NUMBER_DIGITS),  # "at most 32 digits"
     }
     labels = {"0", "255", "3", "5", "3.10", "3.12", "01", "05", "06", "07", "08", "09", "1", "2"}
-    labels |= {"400", "408", "413", "422", "503"}  # HTTP statuses
+    labels |= {"400", "403", "408", "413", "422", "503"}  # HTTP statuses
     labels |= {"10", "15", "3.0", "4.0", "256"}  # ten outputs; the 3x5 grid; CC BY-SA 3.0, CC BY 4.0; SHA-256
     return defined | labels
 

@@ -1,6 +1,7 @@
 """Runs: a tweak trains into runs/<run_name>/, never over the shipped model; runs are listed and promoted."""
 
 import json
+import zipfile
 
 import pytest
 
@@ -11,10 +12,12 @@ from digit_recog.artifacts import MissingArtifactError
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """config's output paths moved into ``tmp_path``, with a shipped model and its reports."""
+    monkeypatch.setattr(config, "OUTPUT_ROOT", tmp_path)
     for name, relative in {
         "RUNS_DIR": "runs",
         "SPLIT_PATH": "data/processed/split_indices.npz",
         "MODEL_PATH": "models/digit_recog_mnist_cnn.keras",
+        "MODEL_VERSION_PATH": "models/model_version.json",
         "CHECKPOINT_PATH": "models/checkpoints/best_val_loss.keras",
         "REPORTS_DIR": "reports",
         "FIGURES_DIR": "figures",
@@ -72,7 +75,9 @@ def test_an_unnamed_run_is_named_after_its_preset_and_time(project):
 
 
 def test_only_promote_writes_to_the_shipped_paths(project):
-    assert runs.new_training_run(None, "default", promote=True) == runs.shipped()
+    staging = runs.new_training_run(None, "default", promote=True)
+    assert staging == runs.promotion_run() and staging.is_shipped  # until the pipeline promotes it
+    assert staging.model.parent == config.RUNS_DIR / runs.PROMOTING and runs.run_names() == []
     with pytest.raises(ValueError, match="give one of them"):
         runs.new_training_run("quick", "default", promote=True)
 
@@ -104,11 +109,19 @@ def test_the_table_lists_the_shipped_model_first_then_each_run(project):
 
 
 def test_promote_copies_a_run_over_the_shipped_model(project):
+    import keras
+
+    from digit_recog.reading.verdict import Thresholds, save_thresholds
+
     run = runs.new_training_run("better", "default", promote=False)
     _fake_training(run, preset="default", val_accuracy=0.996)
+    keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]).save(
+        run.model
+    )
+    save_thresholds(Thresholds(0.1, 0.5), run.model)
     written = runs.promote("better")
     shipped = runs.shipped()
-    assert shipped.model.read_bytes() == b"model of better"
+    assert shipped.model.read_bytes() == run.model.read_bytes()
     assert shipped.figure("accuracy_loss.png").read_bytes() == b"png of better"
     assert json.loads(shipped.training.read_text())["best_epoch_metrics"]["val_accuracy"] == 0.996
     assert shipped.model in written
@@ -170,7 +183,8 @@ def test_looking_at_the_shipped_model_writes_its_reports_aside_unless_the_pipeli
 def test_an_interrupted_training_says_in_one_line_what_was_kept(project):
     run = runs.run_paths("quick")
     run.checkpoint.parent.mkdir(parents=True)
-    run.checkpoint.write_bytes(b"best so far")
+    with zipfile.ZipFile(run.checkpoint, "w") as checkpoint:  # a whole .keras archive, as Keras saves it
+        checkpoint.writestr("config.json", "{}")
     with pytest.raises(runs.TrainingInterrupted) as caught, runs.interruptible(run):
         raise KeyboardInterrupt
     (line,) = caught.value._render_traceback_()  # what IPython shows instead of a traceback

@@ -1,19 +1,18 @@
 """Cheaper schedules for the ``fast`` preset, scored on the validation split only.
 
 ``fast`` trains in about 0.064x the original recipe's time; the aim is 0.05x at no loss of accuracy. Each
-variant is the ``fast`` preset with a different batch size and peak learning rate, or narrower convolutions; they train
-in turn, in one process, on MNIST's training split (the committed split), seeds taking turns so that a machine
-that slows down during the run skews every variant alike. The test set is never read. Prints one JSON line a
-run; the CPU seconds are what ``train_model`` reports:
+variant is the ``fast`` preset with a different batch size and peak learning rate, or narrower convolutions;
+they train in turn, in one process, on MNIST's training split (the committed split), seeds taking turns so
+that a machine that slows down during the run skews every variant alike. The test set is never read. Prints
+one JSON line a run; the CPU seconds are what ``train_model`` reports:
 
-    .venv/bin/python -m lab.ablations.fast_schedule_validation 42 43 >> lab/reports/fast_schedule_validation.jsonl
+    .venv/bin/python -m lab.ablations.fast_schedule_validation 42 43 \
+        >> lab/reports/fast_schedule_validation.jsonl
 """
 
 import json
 import sys
 from dataclasses import replace
-
-import numpy as np
 
 from digit_recog import data
 from digit_recog.modeling.presets import PRESETS

@@ -20,15 +20,15 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digit_recog import config
 from digit_recog.artifacts import require
 from digit_recog.modeling.export import EXPORT_FORMATS  # no Keras import: that waits until a model is loaded
+from digit_recog.reading.budget import DecodingPool
 from digit_recog.reading.decoding import IMAGE_EXTENSIONS, PreprocessError
-from digit_recog.reading.image import preprocess_image
 from digit_recog.reading.verdict import NOT_A_DIGIT, UNSURE, load_thresholds, verdict
 
 if TYPE_CHECKING:  # reading.predict imports Keras, which takes seconds: only when a command predicts
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # reading.predict imports Keras, which takes seconds: only wh
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 EXPORT_CHOICES = [*EXPORT_FORMATS, "all", "web"]  # every model format, all of them at once, and the page
 PREDICT_BATCH_SIZE = 256  # images decoded, then read by the model, at a time
-# Fewer images than this are decoded in this process: worker processes take a second to start.
+# Fewer images than this are decoded by one worker process: more take longer to start than they save.
 PARALLEL_DECODING_FROM = 200
 
 
@@ -80,7 +80,11 @@ class _VersionAction(argparse.Action):
         from digit_recog.model_card import model_version
 
         if config.MODEL_PATH.is_file():
-            shipped = model_version(config.MODEL_PATH)
+            try:
+                shipped = model_version(config.MODEL_PATH)
+            except (ValueError, OSError) as error:
+                _complain(str(error))
+                parser.exit(EXIT_USAGE)
             model = f"model {shipped['version']} (sha256 {shipped['sha256']})"
         else:
             model = f"no model at {config.MODEL_PATH}"
@@ -127,7 +131,8 @@ def _add_predict_command(subcommands: argparse._SubParsersAction) -> None:
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
-        help="processes that decode images of large folders (default: the number of CPUs, %(default)s)",
+        help="processes that decode the images of large folders (default: the number of CPUs, "
+        "%(default)s); each may spend a few seconds of CPU and some hundred MB on one picture",
     )
     _add_model_argument(parser)
     parser.set_defaults(run=_predict)
@@ -137,8 +142,8 @@ def _predict(arguments: argparse.Namespace) -> int:
     paths, failures = _expand_image_paths(arguments.images)
     if not paths:
         return EXIT_SOME_FAILED if failures else EXIT_OK
-    # Decoding workers start before Keras is imported, so they never carry TensorFlow's threads.
-    with _decoding_pool(len(paths), arguments.jobs, arguments.number) as pool:
+    # Decoding workers start before Keras is imported (and never from this process: by a forkserver).
+    with _decoding_pool(len(paths), arguments.jobs) as pool:
         model = _load_model_or_none(arguments.model, arguments.runtime)
         if model is None:
             return EXIT_USAGE
@@ -157,24 +162,27 @@ def _predict(arguments: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
-def _read_digits(model, paths: list[Path], arguments: argparse.Namespace, pool) -> Iterator[tuple]:
-    """``(line, error)`` for each image, in order: decoded in batches (by ``pool`` when given), each
-    batch read by the model at once."""
+def _read_digits(
+    model, paths: list[Path], arguments: argparse.Namespace, pool: DecodingPool
+) -> Iterator[tuple]:
+    """``(line, error)`` for each image, in order: decoded by ``pool``'s workers within their budget, in
+    batches each read by the model at once."""
     import numpy as np
 
-    decoded = pool.map(_decode, paths, chunksize=32) if pool else map(_decode, paths)
-    for start in range(0, len(paths), PREDICT_BATCH_SIZE):
-        batch = [(path, *next(decoded)) for path in paths[start : start + PREDICT_BATCH_SIZE]]
-        images = [image for _, image, _ in batch if image is not None]
-        probabilities = iter(_predict_batch(model, np.stack(images)) if images else [])
-        for path, _, error in batch:
-            if error is not None:
-                yield None, error
-            else:
-                line = _digit_line(
-                    path, next(probabilities), arguments.top, arguments.json, arguments.thresholds
-                )
-                yield line, None
+    with ThreadPoolExecutor(max_workers=pool.workers) as feeders:  # a thread waits on each worker
+        decoded = feeders.map(lambda path: _decode(pool, path), paths)
+        for start in range(0, len(paths), PREDICT_BATCH_SIZE):
+            batch = [(path, *next(decoded)) for path in paths[start : start + PREDICT_BATCH_SIZE]]
+            images = [image for _, image, _ in batch if image is not None]
+            probabilities = iter(_predict_batch(model, np.stack(images)) if images else [])
+            for path, _, error in batch:
+                if error is not None:
+                    yield None, error
+                else:
+                    line = _digit_line(
+                        path, next(probabilities), arguments.top, arguments.json, arguments.thresholds
+                    )
+                    yield line, None
 
 
 def _predict_batch(model, images):
@@ -188,39 +196,33 @@ def _predict_batch(model, images):
     return predict_digits(model, images)
 
 
-def _read_numbers(model, paths: list[Path], arguments: argparse.Namespace, pool) -> Iterator[tuple]:
+def _read_numbers(
+    model, paths: list[Path], arguments: argparse.Namespace, pool: DecodingPool
+) -> Iterator[tuple]:
     from digit_recog.reading.predict import read_number  # imports Keras: only when needed
 
     for path in paths:
         try:
-            reading = read_number(model, path, thresholds=arguments.thresholds)
+            reading = read_number(
+                model, os.path.abspath(path), str(path), thresholds=arguments.thresholds, pool=pool
+            )
             yield _number_line(path, reading, arguments.json), None
         except PreprocessError as error:
             yield None, str(error)
 
 
-def _decode(path: Path) -> tuple:
-    """``(28x28 image, None)``, or ``(None, message)`` when the file cannot be read as a digit."""
+def _decode(pool: DecodingPool, path: Path) -> tuple:
+    """``(28x28 image, None)``, or ``(None, message)`` when the file cannot be read as a digit (or runs
+    past the decoding budget)."""
     try:
-        return preprocess_image(path), None
+        return pool.run("digit", os.path.abspath(path), str(path)), None
     except PreprocessError as error:
         return None, str(error)
 
 
-class _NoPool:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc_info) -> None:
-        return None
-
-
-def _decoding_pool(count: int, jobs: int, reads_numbers: bool):
-    """Worker processes to decode ``count`` images, or a stand-in yielding None when one process will do."""
-    if reads_numbers or jobs <= 1 or count < PARALLEL_DECODING_FROM:
-        return _NoPool()
-    # forkserver: fresh workers that import only the image code, whatever threads this process runs.
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver"))
+def _decoding_pool(count: int, jobs: int) -> DecodingPool:
+    """Budgeted worker processes to decode ``count`` images: ``jobs`` of them for a large folder, else one."""
+    return DecodingPool(max(1, jobs) if count >= PARALLEL_DECODING_FROM else 1)
 
 
 def _progress_bar(total: int, forced: bool):
@@ -232,19 +234,24 @@ def _progress_bar(total: int, forced: bool):
 
 
 def _expand_image_paths(arguments: list[Path]) -> tuple[list[Path], int]:
-    """Files as given, folders replaced by their image files (sorted); counts the missing ones."""
+    """Files as given, folders replaced by their image files (sorted); counts the missing and unreadable
+    ones. Special files given by name (a FIFO, a device) are passed on: the decoding gate refuses them."""
     paths, failures = [], 0
     for argument in arguments:
-        if argument.is_dir():
-            images = sorted(p for p in argument.iterdir() if p.is_file() and _is_image_name(p))
-            if not images:
-                _complain(f"{argument}: folder has no image files ({', '.join(IMAGE_EXTENSIONS)})")
+        try:
+            if argument.is_dir():
+                images = sorted(p for p in argument.iterdir() if p.is_file() and _is_image_name(p))
+                if not images:
+                    _complain(f"{argument}: folder has no image files ({', '.join(IMAGE_EXTENSIONS)})")
+                    failures += 1
+                paths.extend(images)
+            elif argument.exists():
+                paths.append(argument)
+            else:
+                _complain(f"{argument}: no such file or folder")
                 failures += 1
-            paths.extend(images)
-        elif argument.exists():
-            paths.append(argument)
-        else:
-            _complain(f"{argument}: no such file or folder")
+        except PermissionError:
+            _complain(f"{argument}: cannot be read (permission denied)")
             failures += 1
     return paths, failures
 
@@ -360,18 +367,37 @@ def _add_serve_command(subcommands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_serve)
 
 
+def _model_loads(path: Path, runtime: str) -> bool:
+    """Whether the model at ``path`` and its thresholds load; False after complaining."""
+    return _load_model_or_none(path, runtime) is not None and _thresholds_or_none(path) is not False
+
+
+def _model_loads_elsewhere(path: Path, runtime: str) -> bool:
+    """:func:`_model_loads` in a fresh process: the model's memory goes with it (the supervisor of
+    ``serve --workers N`` keeps none; each worker loads its own)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_model_loads, path, runtime).result()
+
+
 def _serve(arguments: argparse.Namespace) -> int:
-    model = _load_model_or_none(arguments.model, arguments.runtime)  # checked before "serving on"
-    if model is None or _thresholds_or_none(arguments.model) is False:
-        return EXIT_USAGE
     if arguments.workers < 1:
         _complain(f"--workers must be at least 1, got {arguments.workers}")
         return EXIT_USAGE
+    if not _version_readable(arguments.model):
+        return EXIT_USAGE
+    # The model is checked before "serving on"; one process serves with the model it checked.
+    if arguments.workers > 1:
+        if not _model_loads_elsewhere(arguments.model, arguments.runtime):
+            return EXIT_USAGE
+    else:
+        model = _load_model_or_none(arguments.model, arguments.runtime)
+        if model is None or _thresholds_or_none(arguments.model) is False:
+            return EXIT_USAGE
 
     # uvicorn takes a second to import: only when serving
     import uvicorn
 
-    from digit_recog.web.app import LOCAL_HOSTS, SERVER_SETTINGS, create_app
+    from digit_recog.web.server import LOCAL_HOSTS, server_settings
 
     allowed_hosts = [*LOCAL_HOSTS, *arguments.allowed_host]
     if arguments.host not in ("0.0.0.0", "::"):  # a wildcard address is no name a client uses
@@ -385,8 +411,10 @@ def _serve(arguments: argparse.Namespace) -> int:
         )
     print(f"digit-recog: serving on http://{arguments.host}:{arguments.port}", flush=True)
     if arguments.workers == 1:
+        from digit_recog.web.app import create_app  # imports Keras: not in a supervisor
+
         app = create_app(model_path=arguments.model, model=model, allowed_hosts=allowed_hosts)
-        uvicorn.run(app, host=arguments.host, port=arguments.port, **SERVER_SETTINGS)
+        uvicorn.run(app, host=arguments.host, port=arguments.port, **server_settings())
         return EXIT_OK
     # Each worker process builds its own app (and loads its own model) from these variables.
     os.environ["DIGIT_RECOG_MODEL"] = str(Path(arguments.model).resolve())
@@ -398,9 +426,22 @@ def _serve(arguments: argparse.Namespace) -> int:
         host=arguments.host,
         port=arguments.port,
         workers=arguments.workers,
-        **SERVER_SETTINGS,
+        **server_settings(),  # the protocol and its limits are pickled into each worker
     )
     return EXIT_OK
+
+
+def _version_readable(model_path: Path) -> bool:
+    """Whether the model's version (what ``/health`` reports) can be read; complains when not, so that
+    ``serve`` stops before it says it is serving."""
+    from digit_recog.model_card import model_version
+
+    try:
+        model_version(model_path)
+    except (ValueError, OSError) as error:
+        _complain(str(error))
+        return False
+    return True
 
 
 # export
@@ -477,11 +518,14 @@ def _add_runs_command(subcommands: argparse._SubParsersAction) -> None:
         help="list the training runs beside the shipped model, promote one, or restore the shipped model",
         description="Without arguments, a table of runs: parameters, validation accuracy and loss, time; "
         "then the unfinished runs, and a warning when the shipped model is not the one its version records. "
-        "`promote NAME` makes run NAME the shipped model (its model, reports and figures replace the shipped "
-        "ones). `restore` puts the committed shipped model, thresholds, reports and figures back from git.",
+        "`promote NAME` makes run NAME the shipped model (its model, thresholds, version, reports and "
+        "figures replace the shipped ones together) after checking it: an unfinished run, or a model or "
+        "thresholds file that does not load, is refused and the shipped model stays as it was. `restore` "
+        "puts the committed shipped model, thresholds, reports and figures back from git; `restore previous` "
+        "puts back what the last promote replaced.",
     )
     parser.add_argument("action", nargs="?", choices=["list", "promote", "restore"], default="list")
-    parser.add_argument("name", nargs="?", help="the run to promote")
+    parser.add_argument("name", nargs="?", help="the run to promote; `previous` after restore")
     parser.set_defaults(run=_runs)
 
 
@@ -489,7 +533,7 @@ def _runs(arguments: argparse.Namespace) -> int:
     if arguments.action == "promote":
         return _promote_run(arguments.name)
     if arguments.action == "restore":
-        return _restore_shipped()
+        return _restore_shipped(arguments.name)
     return _list_runs()
 
 
@@ -501,22 +545,30 @@ def _promote_run(name: str | None) -> int:
         return EXIT_USAGE
     try:
         written = runs.promote(name)
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:
         _complain(str(error))
         return EXIT_USAGE
     print(
-        f"promoted {name}: wrote {len(written)} files; now run `make run`'s later notebooks "
-        "(04, 05, 08) if the run lacks their reports, then `python -m digit_recog.model_card`"
+        f"promoted {name}: wrote {len(written)} files (the replaced ones are kept: `digit-recog runs restore "
+        "previous`); now run `make run`'s later notebooks (04, 05, 08) if the run lacks their reports, then "
+        "`python -m digit_recog.model_card`"
     )
     return EXIT_OK
 
 
-def _restore_shipped() -> int:
+def _restore_shipped(which: str | None = None) -> int:
     from digit_recog import runs
 
+    if which not in (None, "previous"):
+        _complain(f"runs restore takes nothing or `previous`, not {which!r}")
+        return EXIT_USAGE
     try:
+        if which == "previous":
+            listed = ", ".join(runs.restore_previous())
+            print(f"restored what the last promote replaced: {listed}")
+            return EXIT_OK
         changed = runs.restore()
-    except RuntimeError as error:
+    except (RuntimeError, OSError) as error:
         _complain(str(error))
         return EXIT_USAGE
     listed = ", ".join(changed) if changed else "nothing had changed"
@@ -527,7 +579,10 @@ def _restore_shipped() -> int:
 def _list_runs() -> int:
     from digit_recog import runs
 
-    problem = runs.shipped_model_problem()
+    try:
+        problem = runs.shipped_model_problem()
+    except (ValueError, OSError) as error:
+        problem = str(error)
     if problem:
         print(f"warning: {problem}")
     table = runs.runs_table()
@@ -543,6 +598,8 @@ def _list_runs() -> int:
     if unfinished:
         names = ", ".join(unfinished)
         print(f"unfinished (no training.json; a new training of the same name replaces it): {names}")
+    for name, problem in runs.damaged_runs().items():
+        print(f"damaged: {name}: {problem}")
     return EXIT_OK
 
 

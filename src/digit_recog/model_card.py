@@ -18,27 +18,57 @@ from pathlib import Path
 import pandas as pd
 
 from digit_recog import __version__, config
-from digit_recog.artifacts import atomic_path, file_sha256, read_json, shown_path, write_json
+from digit_recog.artifacts import atomic_path, file_sha256, parse_json, read_json, shown_path, write_json
 
 UNVERSIONED = "unversioned"
 
 
-def model_version(
-    model_path: Path = config.MODEL_PATH, record_path: Path = config.MODEL_VERSION_PATH
-) -> dict:
-    """``{"version": ..., "sha256": ...}`` of the model file at ``model_path``.
+def model_version(model_path: Path = config.MODEL_PATH, record_path: Path | None = None) -> dict:
+    """``{"version": ..., "sha256": ...}`` of the model file at ``model_path``, by the record at
+    ``record_path`` (default: ``config.MODEL_VERSION_PATH``).
 
     The version is the recorded one when the file holds the recorded shipped model (the same file, or the
     same network and weights saved again), else ``"unversioned"`` (a model of your own, or a retrained
     model not yet recorded by ``make run``).
+
+    Raises:
+        ValueError: naming the record when it is damaged (see :func:`read_version_record`).
     """
     sha256 = file_sha256(model_path)
-    record = read_json(record_path, "03_train.ipynb") if Path(record_path).is_file() else {}
+    record = read_version_record(config.MODEL_VERSION_PATH if record_path is None else record_path)
     same = record.get("sha256") == sha256 or record.get("content_sha256") == content_sha256(model_path)
     return {
         "version": str(record["version"]) if same and "version" in record else UNVERSIONED,
         "sha256": sha256,
     }
+
+
+VERSION_RECORD_REMEDY = "`digit-recog runs restore` puts the committed one back"
+
+
+def read_version_record(record_path: Path) -> dict:
+    """The version record at ``record_path`` (``{}`` when there is none): a JSON object whose ``version`` is
+    a whole number and whose ``sha256`` and ``content_sha256`` are strings, where present.
+
+    Raises:
+        ValueError: naming the file when it is a folder, not UTF-8, not JSON, or not such an object.
+    """
+    record_path = Path(record_path)
+    if not record_path.exists():
+        return {}
+    record = parse_json(record_path, VERSION_RECORD_REMEDY)
+    problem = None
+    if not isinstance(record, dict):
+        problem = f"holds a JSON {type(record).__name__}, not an object"
+    elif "version" in record and (
+        isinstance(record["version"], bool) or not isinstance(record["version"], int)
+    ):
+        problem = f"records version {record['version']!r}, not a whole number"
+    elif any(not isinstance(record.get(key, ""), str) for key in ("sha256", "content_sha256")):
+        problem = "records a SHA-256 that is not a string"
+    if problem:
+        raise ValueError(f"{shown_path(record_path)} {problem}: {VERSION_RECORD_REMEDY}.")
+    return record
 
 
 def content_sha256(model_path: Path) -> str:
@@ -239,7 +269,7 @@ def update(check: bool = False) -> int:
     """Bring the version record and the card up to date with the shipped model (or, with ``check``, only
     say whether they are); the exit status: 0 when current or written, 1 when ``check`` finds them stale."""
     record_path, card_path = config.MODEL_VERSION_PATH, config.MODEL_CARD_PATH
-    record = read_json(record_path, "03_train.ipynb") if record_path.is_file() else {}
+    record = read_version_record(record_path)
     reports = {
         "training": read_json(config.TRAINING_SUMMARY_PATH, "03_train.ipynb"),
         "metrics": read_json(config.METRICS_PATH, "04_evaluate.ipynb"),
@@ -276,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="only say whether the version and card are current"
     )
-    return update(check=parser.parse_args(argv).check)
+    check = parser.parse_args(argv).check
+    try:
+        return update(check=check)
+    except ValueError as error:  # a damaged record or report, named in the message
+        print(f"model_card: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

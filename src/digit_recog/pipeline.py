@@ -4,7 +4,9 @@ Every parameter of every pipeline notebook is given to papermill explicitly (``R
 typed into a notebook in JupyterLab and autosaved never changes what ``make run`` trains. After each run
 the written notebook is tidied for git (:func:`digit_recog.notebook_outputs.tidy_outputs`): papermill's
 ``injected-parameters`` cell is dropped, so the committed notebook shows its own defaults, and a Run All
-in JupyterLab never replays ``promote=True``.
+in JupyterLab never replays ``promote=True``. ``03_train`` with ``promote=True`` trains into
+``runs/_promoting/``; right after it, the pipeline makes that the shipped model with the checks and the
+staged swap of ``digit-recog runs promote`` (:func:`digit_recog.runs.promote_trained`).
 
     python -m digit_recog.pipeline notebooks/01_explore.ipynb ... notebooks/08_robustness.ipynb
 
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from digit_recog import config
+from digit_recog import config, runs
 from digit_recog.notebook_outputs import tidy_file
 from digit_recog.runs import BATCH_RUN_VARIABLE  # set for the kernels: one line per epoch in the outputs
 
@@ -164,6 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         print(f"== {path}", flush=True)
         run_notebook(path)
+        if PIPELINE_ONLY.get(path.name, {}).get("promote"):
+            try:  # the checks and the staged swap of `digit-recog runs promote`
+                written = runs.promote_trained()
+            except (runs.PromoteError, OSError) as error:
+                print(f"make run: error: {error}", file=sys.stderr, flush=True)
+                return 2
+            print(f"promoted the trained model: {', '.join(runs.shown_paths(written))}", flush=True)
     return 0
 
 

@@ -1,7 +1,9 @@
 """Experiment runs: every training that is not the shipped model writes under ``runs/<run_name>/``.
 
-The shipped model and its reports (``models/``, ``reports/``, ``figures/``) are replaced only by ``make run``
-(``03_train`` with ``promote=True``) or by :func:`promote`. Any other training, a tweak of ``epochs`` in a
+The shipped model and its reports (``models/``, ``reports/``, ``figures/``) are replaced only by
+:func:`promote` (``digit-recog runs promote NAME``) or by ``make run``, whose ``03_train`` (``promote=True``)
+trains into ``runs/_promoting/`` before the pipeline promotes it the same way (:func:`promote_trained`).
+Any other training, a tweak of ``epochs`` in a
 notebook say, goes to a run folder of its own, and the later notebooks read it when given its ``run_name``:
 
     runs/<run_name>/model.keras     training.json history.json metrics.json ...   (reports)
@@ -14,12 +16,15 @@ committed shipped model and its reports back from git.
 """
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -28,7 +33,17 @@ from pathlib import Path
 import pandas as pd
 
 from digit_recog import config
-from digit_recog.artifacts import MissingArtifactError, atomic_path, parse_json, shown_path
+from digit_recog.artifacts import (
+    PARTIAL_MARK,
+    MissingArtifactError,
+    file_sha256,
+    give_ordinary_mode,
+    parse_json,
+    partial_prefix,
+    remove_stale_partials,
+    shown_path,
+)
+from digit_recog.modeling.export import thresholds_path
 
 SHIPPED = "shipped"  # how tables name the shipped model; not a valid run name
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -38,6 +53,7 @@ PREPARED_FILES = (config.SPLIT_PATH.name, "figures/augmentation_examples.png")
 # Where 04, 05 and 08 write what they make of the shipped model unless make run asks for the shipped reports;
 # not a valid run name, so never listed as a run.
 SHIPPED_SCRATCH = "_shipped"
+PROMOTING = "_promoting"  # under runs/: what make run's 03_train trained, until the pipeline promotes it
 # Set by make run and the notebook replay: training logs one line per epoch instead of a progress bar.
 BATCH_RUN_VARIABLE = "DIGIT_RECOG_BATCH_RUN"
 TABLE_COLUMNS = (
@@ -102,6 +118,23 @@ def shipped() -> RunPaths:
         reports_dir=config.REPORTS_DIR,
         figures_dir=config.FIGURES_DIR,
         tensorboard_dir=config.RUNS_DIR / "tensorboard" / SHIPPED,
+    )
+
+
+def promotion_run() -> RunPaths:
+    """Where ``03_train`` writes with ``promote=True`` (``make run``): ``runs/_promoting/``, under the shipped
+    model's name (so its floors are strict), until :func:`promote_trained` makes it the shipped model through
+    the checks and the staged swap of ``digit-recog runs promote``. An interrupted ``make run`` thus leaves
+    the shipped model as it was."""
+    root = config.RUNS_DIR / PROMOTING
+    return RunPaths(
+        name=SHIPPED,
+        split=config.SPLIT_PATH,
+        model=root / MODEL_FILE,
+        checkpoint=root / "checkpoints" / config.CHECKPOINT_PATH.name,
+        reports_dir=root,
+        figures_dir=root / "figures",
+        tensorboard_dir=shipped().tensorboard_dir,
     )
 
 
@@ -186,7 +219,9 @@ def new_training_run(run_name: str | None, preset: str, promote: bool, overwrite
                 "promote=True replaces the shipped model, run_name writes a run of its own: give one of them "
                 "(or promote a finished run with `digit-recog runs promote NAME`)."
             )
-        return shipped()
+        staging = promotion_run()
+        shutil.rmtree(staging.reports_dir, ignore_errors=True)  # what an interrupted make run left
+        return staging
     paths = run_paths(run_name or default_run_name(preset))
     if paths.training.is_file() and not overwrite:
         raise RunExistsError(
@@ -311,13 +346,24 @@ def interruptible(run: RunPaths) -> Iterator[None]:
     except KeyboardInterrupt:
         kept = (
             f"the best epoch so far is in {shown_paths([run.checkpoint])[0]}"
-            if run.checkpoint.is_file()
+            if checkpoint_is_complete(run.checkpoint)
             else "no epoch finished, nothing was kept"
         )
         again = "rerun make run" if run.is_shipped else f"a new training named {run.name!r} replaces it"
         raise TrainingInterrupted(
             f"training interrupted: {kept}; the run is unfinished (no training.json), {again}"
         ) from None
+
+
+def checkpoint_is_complete(path: Path) -> bool:
+    """Whether the checkpoint at ``path`` is a whole ``.keras`` archive (every entry reads back intact):
+    what a resumed or inspected run may load. The checkpoint is saved under a temporary name and renamed,
+    so a killed save leaves the previous one; this refuses one damaged any other way."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "config.json" in archive.namelist() and archive.testzip() is None
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def run_names() -> list[str]:
@@ -358,12 +404,33 @@ def runs_table(include_shipped: bool = True) -> pd.DataFrame:
     runs = ([shipped()] if include_shipped and shipped().training.is_file() else []) + [
         run_paths(name) for name in run_names()
     ]
-    return pd.DataFrame([_summary_row(paths) for paths in runs], columns=list(TABLE_COLUMNS))
+    rows = []
+    for paths in runs:
+        try:
+            rows.append(_summary_row(paths))
+        except ValueError:
+            continue  # listed by damaged_runs
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def damaged_runs(include_shipped: bool = True) -> dict[str, str]:
+    """``{run: what is wrong}`` for the runs (and the shipped model) whose ``training.json`` or
+    ``metrics.json`` cannot be read: not UTF-8, not JSON, or not a JSON object. The table leaves them out."""
+    runs = ([shipped()] if include_shipped and shipped().training.is_file() else []) + [
+        run_paths(name) for name in run_names()
+    ]
+    damaged = {}
+    for paths in runs:
+        try:
+            _summary_row(paths)
+        except ValueError as error:
+            damaged[paths.name] = str(error)
+    return damaged
 
 
 def _summary_row(paths: RunPaths) -> dict:
-    training = parse_json(paths.training, "train the run again with 03_train")
-    metrics = parse_json(paths.metrics, "rerun 04_evaluate on it") if paths.metrics.is_file() else {}
+    training = _json_object(paths.training, "train the run again with 03_train")
+    metrics = _json_object(paths.metrics, "rerun 04_evaluate on it") if paths.metrics.is_file() else {}
     train_config = training.get("train_config", {})
     best = training.get("best_epoch_metrics", {})
     machine = training.get("machine", {})
@@ -385,6 +452,16 @@ def _summary_row(paths: RunPaths) -> dict:
     }
 
 
+def _json_object(path: Path, remedy: str) -> dict:
+    """The JSON object in the file at ``path``; a ValueError naming the file when it holds anything else."""
+    found = parse_json(path, remedy)
+    if not isinstance(found, dict) or not all(
+        isinstance(found.get(key, {}), dict) for key in ("train_config", "best_epoch_metrics", "machine")
+    ):
+        raise ValueError(f"{shown_path(path)} is not a training summary (a JSON object): {remedy}.")
+    return found
+
+
 def histories(names: list[str] | None = None) -> dict[str, dict]:
     """The per-epoch history of each named run (default: the shipped model and every run)."""
     names = names if names is not None else ([SHIPPED] if shipped().history.is_file() else []) + run_names()
@@ -394,19 +471,174 @@ def histories(names: list[str] | None = None) -> dict[str, dict]:
     }
 
 
-def promote(run_name: str) -> list[Path]:
-    """Make run ``run_name`` the shipped model: copy its model, reports and figures over the shipped ones.
+class PromoteError(ValueError):
+    """A run that cannot become the shipped model: unfinished, or a file of it missing or damaged."""
 
-    Returns the shipped paths written. Reports the run lacks (say it was never evaluated) are left as they
-    were, so run ``make run``'s later notebooks (04, 05, 08) afterwards to refresh them.
+
+# Under runs/: what the last promote replaced (not a valid run name, so never listed as a run).
+PREVIOUS_SHIPPED = "_previous_shipped"
+
+
+def promote(run_name: str) -> list[Path]:
+    """Make run ``run_name`` the shipped model: its model, thresholds, reports and figures, with a version
+    record for its model, replace the shipped ones together.
+
+    The run is checked first: a finished run (``training.json``) whose model passes the model gate
+    (:func:`digit_recog.reading.predict.load_trained_model`) and has valid thresholds. Every file is then
+    copied beside its target under a temporary name, the shipped files it replaces are kept under
+    ``runs/_previous_shipped/`` (``digit-recog runs restore previous`` puts them back), and only then is
+    each renamed into place. Returns the shipped paths written. Reports the run lacks (say it was never
+    evaluated) are left as they were, so run ``make run``'s later notebooks (04, 05, 08) afterwards.
+
+    Raises:
+        RunNameError, MissingArtifactError: no such run.
+        PromoteError: naming what is wrong with the run; the shipped files are left as they were.
     """
-    source, target = existing_run(run_name), shipped()
-    reports = sorted([*source.reports_dir.glob("*.json"), *source.reports_dir.glob("*.csv")])
-    return [
-        _copy(source.model, target.model),
-        *(_copy(path, target.report(path.name)) for path in reports),
-        *(_copy(path, target.figure(path.name)) for path in sorted(source.figures_dir.glob("*.png"))),
+    return _promote(existing_run(run_name))
+
+
+def promote_trained() -> list[Path]:
+    """Make what ``03_train`` trained with ``promote=True`` (:func:`promotion_run`) the shipped model, as
+    :func:`promote` does a run, then delete its folder; the pipeline calls it after ``03_train``.
+
+    Raises:
+        PromoteError: naming what is wrong; the shipped files are left as they were.
+    """
+    staging = promotion_run()
+    written = _promote(staging)
+    shutil.rmtree(staging.reports_dir, ignore_errors=True)
+    return written
+
+
+def _promote(source: RunPaths) -> list[Path]:
+    check_promotable(source)
+    files = shipped_files_of(source)
+    from digit_recog.model_card import content_sha256, next_record, read_version_record  # imports pandas
+
+    record = next_record(
+        read_version_record(config.MODEL_VERSION_PATH),
+        file_sha256(source.model),
+        content_sha256(source.model),
+        parse_json(source.training, "")["preset"],
+        datetime.now(timezone.utc).date().isoformat(),
+    )
+    return install_shipped(
+        files, {config.MODEL_VERSION_PATH: json.dumps(record, indent=2, sort_keys=True) + "\n"}
+    )
+
+
+def check_promotable(run: RunPaths) -> None:
+    """Raise :class:`PromoteError` naming every problem that keeps ``run`` from being the shipped model."""
+    from digit_recog.reading.predict import ModelFileError, load_trained_model  # imports Keras
+    from digit_recog.reading.verdict import load_thresholds
+
+    problems = []
+    if not run.training.is_file():
+        problems.append(f"{shown_path(run.training)} is missing (the run is unfinished)")
+    else:
+        try:
+            training = parse_json(run.training, "train the run again")
+            if not isinstance(training, dict) or not isinstance(training.get("preset"), str):
+                problems.append(f"{shown_path(run.training)} does not name the run's preset")
+        except ValueError as error:
+            problems.append(str(error).rstrip("."))
+    try:
+        load_trained_model(run.model)
+    except (ModelFileError, FileNotFoundError) as error:
+        problems.append(str(error))
+    try:
+        if load_thresholds(run.model) is None:
+            problems.append(f"{shown_path(thresholds_path(run.model))} is missing (03_train writes it)")
+    except ValueError as error:
+        problems.append(str(error).rstrip("."))
+    if problems:
+        shown = "what 03_train trained" if run.is_shipped else f"run {run.name!r}"
+        raise PromoteError(
+            f"{shown} cannot be promoted: {'; '.join(problems)}. The shipped model is unchanged."
+        )
+
+
+def shipped_files_of(run: RunPaths) -> dict[Path, Path]:
+    """``{shipped path: the run's file}`` for everything of ``run`` that promoting it copies: the model,
+    its thresholds (beside the shipped model, where the reader reads them), reports and figures."""
+    target = shipped()
+    skipped = {thresholds_path(run.model).name, config.SPLIT_PATH.name}
+    reports = [
+        path
+        for path in sorted([*run.reports_dir.glob("*.json"), *run.reports_dir.glob("*.csv")])
+        if path.name not in skipped and not path.name.startswith(".")  # no temporary file of a killed save
     ]
+    figures = [path for path in sorted(run.figures_dir.glob("*.png")) if not path.name.startswith(".")]
+    return {
+        target.model: run.model,
+        thresholds_path(target.model): thresholds_path(run.model),
+        **{target.report(path.name): path for path in reports},
+        **{target.figure(path.name): path for path in figures},
+    }
+
+
+def install_shipped(copies: dict[Path, Path], texts: dict[Path, str] | None = None) -> list[Path]:
+    """Replace shipped files together: each of ``copies`` (``{target: source}``) and ``texts`` (``{target:
+    content}``) is first written beside its target under a temporary name; then the files it replaces are
+    kept under ``runs/_previous_shipped/``; then each is renamed into place. A failure before the renames
+    leaves every shipped file as it was. Returns the targets."""
+    texts = texts or {}
+    staged: dict[Path, Path] = {}
+    try:
+        for target in [*copies, *texts]:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_partials(target)
+            fd, name = tempfile.mkstemp(
+                dir=target.parent, prefix=partial_prefix(target), suffix=target.suffix
+            )
+            os.close(fd)
+            staged[target] = Path(name)
+            if target in copies:
+                shutil.copyfile(copies[target], staged[target])
+            else:
+                staged[target].write_text(texts[target])
+            give_ordinary_mode(staged[target])
+        _keep_previous(list(staged))
+        for target, partial in staged.items():
+            os.replace(partial, target)
+    finally:
+        for partial in staged.values():
+            partial.unlink(missing_ok=True)
+    return list(staged)
+
+
+def _keep_previous(targets: list[Path]) -> None:
+    """Copy the shipped files at ``targets`` (those that exist) under ``runs/_previous_shipped/``, replacing
+    what an earlier promote kept there."""
+    previous = config.RUNS_DIR / PREVIOUS_SHIPPED
+    remove_stale_partials(previous)  # what a promote that was killed here left
+    staging = config.RUNS_DIR / f".{PREVIOUS_SHIPPED}{PARTIAL_MARK}{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    for target in targets:
+        if target.is_file():
+            kept = staging / target.resolve().relative_to(config.OUTPUT_ROOT.resolve())
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(target, kept)
+    staging.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(previous, ignore_errors=True)
+    os.replace(staging, previous)
+
+
+def restore_previous() -> list[str]:
+    """Put back the shipped files the last promote replaced (kept under ``runs/_previous_shipped/``); return
+    them, relative to the project. The files it replaces are kept in turn, so a second call undoes the first.
+
+    Raises:
+        MissingArtifactError: when no promote kept any.
+    """
+    previous = config.RUNS_DIR / PREVIOUS_SHIPPED
+    kept = sorted(path for path in previous.rglob("*") if path.is_file()) if previous.is_dir() else []
+    if not kept:
+        raise MissingArtifactError(
+            f"{shown_path(previous)} holds nothing: no promote has replaced the shipped model yet"
+        )
+    install_shipped({config.OUTPUT_ROOT / path.relative_to(previous): path for path in kept})
+    return [str(path.relative_to(previous)) for path in kept]
 
 
 SHIPPED_FILES = ("models", "reports", "figures")  # what `runs restore` takes back from git
@@ -470,12 +702,6 @@ def free_port(start: int, tries: int = 50) -> int:
                 continue
             return port
     raise OSError(f"ports {start}-{start + tries - 1} are all busy")
-
-
-def _copy(source: Path, destination: Path) -> Path:
-    with atomic_path(destination) as partial:
-        shutil.copyfile(source, partial)
-    return destination
 
 
 if __name__ == "__main__":  # `python -m digit_recog.runs free-port 6006`, for make tensorboard

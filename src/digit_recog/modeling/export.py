@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from digit_recog import config
-from digit_recog.artifacts import atomic_path, file_sha256, shown_path
+from digit_recog.artifacts import (
+    atomic_path,
+    file_sha256,
+    give_ordinary_mode,
+    partial_prefix,
+    remove_stale_partials,
+    shown_path,
+)
 
 if TYPE_CHECKING:  # Keras takes seconds to import; reading with an exported model needs none of it
     import keras
@@ -108,14 +116,60 @@ def export_model_file(
     check_format(format_name)
     out = Path(out) if out is not None else DEFAULT_EXPORT_PATHS[format_name]
     refuse_existing(out, force)
-    import keras
-
-    model = keras.saving.load_model(model_path)
-    written = export_model(model, format_name, out, force=force, source_sha256=file_sha256(model_path))
+    model = load_model_to_export(Path(model_path))
+    try:
+        written = export_model(model, format_name, out, force=force, source_sha256=file_sha256(model_path))
+    except (ExportError, OSError):
+        raise
+    except (
+        Exception
+    ) as error:  # Keras's and tf2onnx's exporters raise many kinds for a layer they cannot trace
+        raise ExportError(
+            f"{shown_path(Path(model_path))} could not be exported to {format_name}: {_one_line(error)}"
+        ) from error
     if thresholds_path(model_path).is_file():  # the reader's verdicts travel with the model
         with atomic_path(thresholds_path(written)) as tmp_path:
             shutil.copyfile(thresholds_path(model_path), tmp_path)
     return written
+
+
+MAX_CAUSE_LENGTH = 300  # of an exporter's error quoted in ours
+
+
+def load_model_to_export(model_path: Path) -> keras.Model:
+    """The Keras model in the ``.keras`` file at ``model_path``, loaded safely (no Python code runs).
+
+    Raises:
+        ExportError: naming the file and what is wrong: a folder, not a complete ``.keras`` (zip) file
+            (truncated, or another kind of file), a ``Lambda`` layer (Python code, which a safe load and the
+            exporters refuse), or any other reason Keras gives for not loading it.
+    """
+    import keras
+
+    shown = shown_path(model_path)
+    if model_path.is_dir():
+        raise ExportError(f"{shown} is a folder; expected a .keras model file")
+    if not zipfile.is_zipfile(model_path):
+        raise ExportError(
+            f"{shown} is not a Keras model file: a .keras file is a zip archive, and this one is truncated "
+            f"or another kind of file ({model_path.stat().st_size:,} bytes)"
+        )
+    try:
+        return keras.saving.load_model(model_path)
+    except Exception as error:  # Keras raises many kinds for a damaged archive or config
+        if "Lambda" in str(error):
+            raise ExportError(
+                f"{shown} holds a Lambda layer (Python code), which cannot be loaded safely or exported: "
+                "rebuild the model from built-in layers"
+            ) from error
+        raise ExportError(f"{shown} could not be loaded as a Keras model: {_one_line(error)}") from error
+
+
+def _one_line(error: Exception) -> str:
+    message = " ".join(str(error).split())
+    if len(message) > MAX_CAUSE_LENGTH:
+        message = message[:MAX_CAUSE_LENGTH] + "..."
+    return f"{type(error).__name__}: {message}"
 
 
 def thresholds_path(model_path: Path) -> Path:
@@ -174,9 +228,11 @@ def write_output(out: Path, force: bool, write: Callable[[Path], None], is_folde
             write(tmp_path)
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+    remove_stale_partials(out)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=partial_prefix(out)))
     try:
         write(staging / out.name)
+        give_ordinary_mode(staging / out.name)
         old = staging / "previous"
         if out.exists():
             os.replace(out, old)

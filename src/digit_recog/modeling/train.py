@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from digit_recog import config, data
-from digit_recog.artifacts import write_json
+from digit_recog.artifacts import atomic_path, write_json
 from digit_recog.machine import machine_info
 
 # "constant", "cosine" and "plateau" change the rate once an epoch; "onecycle" every step: a linear
@@ -156,10 +156,30 @@ def _callbacks(train_config: TrainConfig, checkpoint_path: Path | None) -> list[
         callbacks.append(_lr_callback(train_config))
     if checkpoint_path is not None:
         Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
-        callbacks.append(
-            keras.callbacks.ModelCheckpoint(checkpoint_path, monitor="val_loss", save_best_only=True)
-        )
+        callbacks.append(BestEpochCheckpoint(Path(checkpoint_path)))
     return callbacks
+
+
+class BestEpochCheckpoint(keras.callbacks.Callback):
+    """Save the model after each epoch whose validation loss is the lowest so far, as Keras's
+    ``ModelCheckpoint(save_best_only=True)`` does, but atomically: the save goes to a temporary file beside
+    the checkpoint, renamed over it only once complete, so a process killed mid-save leaves the previous
+    checkpoint whole (and the next save removes the temporary file)."""
+
+    def __init__(self, path: Path, monitor: str = "val_loss"):
+        super().__init__()
+        self.path, self.monitor, self.best = Path(path), monitor, float("inf")
+
+    def on_train_begin(self, logs=None):
+        self.best = float("inf")
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None or not current < self.best:
+            return
+        self.best = float(current)
+        with atomic_path(self.path) as tmp_path:
+            self.model.save(tmp_path)
 
 
 def _tensorboard_callbacks(log_dir: Path | None, hparams: dict | None) -> list[keras.callbacks.Callback]:

@@ -6,6 +6,8 @@ result into the 0-255 grey levels :mod:`digit_recog.reading.image` cleans into M
 """
 
 import io
+import os
+import stat
 import struct
 import warnings
 from pathlib import Path
@@ -33,6 +35,16 @@ MAX_MESSAGE_LENGTH = 200  # a decoder's own message is cut here, so an error sta
 # Bigger pictures are reduced to this longer side first; a digit needs far fewer pixels than that.
 WORKING_SIZE = 1024
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# The formats read; Pillow knows dozens more (EPS goes to Ghostscript, ICO decodes its PNG while opening),
+# each one more decoder an upload could attack.
+ACCEPTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
+ACCEPTED_NAMES = "PNG, JPEG, BMP, GIF, WebP or TIFF"
+# A progressive JPEG may hold any number of scans, and each costs a pass over every block however few bytes
+# it takes: 15,000 scans of a 7000x7000 picture fit in 1.5 MB and take a minute. Cameras and encoders
+# write about ten (libjpeg-turbo's own tools suggest refusing over 500).
+MAX_JPEG_SCANS = 100
+# A progressive JPEG is decoded whole into 2-byte DCT coefficients before any reduction.
+COEFFICIENT_BYTES = 2
 
 ImageSource = str | Path | bytes | BinaryIO | Image.Image
 
@@ -47,6 +59,10 @@ class ImageReadError(PreprocessError):
 
 class ImageTooLargeError(PreprocessError):
     """The image declares more pixels than ``MAX_IMAGE_PIXELS``."""
+
+
+class NotARegularFileError(ImageReadError):
+    """The path names a FIFO, a device or a socket: reading it could block forever or never end."""
 
 
 class NoDigitFoundError(PreprocessError):
@@ -88,13 +104,16 @@ def decode(source: ImageSource, shown: str) -> tuple[Image.Image, tuple[int, int
         return _convert_decoded(source, shown), source.size
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
+        if isinstance(stream, str | Path):
+            _check_regular_file(stream, shown)
         with warnings.catch_warnings():
             # We enforce our own, lower limits; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             # Leaving the block closes a file Pillow opened; the loaded pixels stay usable.
-            with Image.open(stream) as image:
+            with Image.open(stream, formats=ACCEPTED_FORMATS) as image:
                 declared_size = image.size
                 _check_declared(image, shown)
+                _check_jpeg_scans(image, shown)
                 image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # JPEG only: decode at reduced size
                 _check_decoded_bytes(image, shown)
                 image.load()  # the current frame only: the first, as Image.open leaves it
@@ -110,12 +129,52 @@ def decode(source: ImageSource, shown: str) -> tuple[Image.Image, tuple[int, int
         raise ImageReadError(f"{shown} does not exist") from error
     except IsADirectoryError as error:
         raise ImageReadError(f"{shown} is a folder, not an image file") from error
+    except PermissionError as error:
+        raise ImageReadError(f"{shown} cannot be read: permission denied") from error
     except UnidentifiedImageError as error:
-        raise ImageReadError(
-            f"{shown} is not an image Pillow can read (expected PNG, JPEG, BMP, GIF, WebP or TIFF)"
-        ) from error
+        raise ImageReadError(f"{shown} is not an image in a format read here ({ACCEPTED_NAMES})") from error
     except DECODER_ERRORS as error:
         raise ImageReadError(f"{shown} could not be decoded as an image ({_short(error)})") from error
+
+
+def _check_regular_file(path: str | Path, shown: str) -> None:
+    """Refuse a path that is no regular file (a FIFO would block, a device never end) before opening it."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(path)
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise NotARegularFileError(f"{shown} is not a regular file ({kind}); expected an image file")
+
+
+def _check_jpeg_scans(image: Image.Image, shown: str) -> None:
+    """Refuse a JPEG with more than ``MAX_JPEG_SCANS`` scans, counted in its bytes before decoding."""
+    if image.format not in ("JPEG", "MPO") or image.fp is None:
+        return
+    scans = count_jpeg_scans(image.fp)
+    if scans > MAX_JPEG_SCANS:
+        raise ImageTooLargeError(
+            f"{shown} is too costly to decode: a JPEG with more than {MAX_JPEG_SCANS} scans, the most "
+            "accepted (a camera writes about ten). Save it again first."
+        )
+
+
+def count_jpeg_scans(stream: BinaryIO, stop_after: int = MAX_JPEG_SCANS) -> int:
+    """Start-of-scan markers in a JPEG file, counted up to one past ``stop_after``; the position is kept.
+
+    Entropy-coded data escapes every 0xFF byte, so the two bytes FF DA occur only as a marker (or in an
+    embedded thumbnail, which only counts a few more).
+    """
+    position = stream.tell()
+    stream.seek(0)
+    scans, previous = 0, b""
+    try:
+        while scans <= stop_after and (chunk := stream.read(1 << 20)):
+            scans += (previous[-1:] + chunk).count(b"\xff\xda")
+            previous = chunk
+    finally:
+        stream.seek(position)
+    return scans
 
 
 def _check_declared(image: Image.Image, shown: str) -> None:
@@ -137,6 +196,7 @@ def _check_declared(image: Image.Image, shown: str) -> None:
 
 def _check_decoded_bytes(image: Image.Image, shown: str) -> None:
     """Refuse a picture whose decoded pixels (at the size it will be decoded) need too much memory."""
+    _check_tiles(image, shown)
     width, height = image.size
     needed = width * height * decoded_bytes_per_pixel(image.mode)
     if needed > MAX_DECODED_BYTES:
@@ -145,6 +205,21 @@ def _check_decoded_bytes(image: Image.Image, shown: str) -> None:
             f"{needed / 1e6:,.0f} MB; at most {MAX_DECODED_BYTES / 1e6:,.0f} MB are accepted "
             f"(about {MAX_DECODED_BYTES / 4e6:.0f} megapixels in colour). Resize it, or save it as JPEG "
             "or in 8-bit grey, first."
+        )
+
+
+def _check_tiles(image: Image.Image, shown: str) -> None:
+    """Refuse a TIFF whose tiles are larger than the decoding budget, whatever size it declares."""
+    tags = getattr(image, "tag_v2", None)
+    if tags is None or 322 not in tags or 323 not in tags:  # TileWidth, TileLength
+        return
+    tile_width, tile_height = int(tags[322]), int(tags[323])
+    needed = tile_width * tile_height * len(image.getbands()) * max(1, int(tags.get(258, (8,))[0]) // 8)
+    if needed > MAX_DECODED_BYTES:
+        raise ImageTooLargeError(
+            f"{shown} is too large to decode: it stores its {image.size[0]}x{image.size[1]} pixels in tiles "
+            f"of {tile_width}x{tile_height} that need {needed / 1e6:,.0f} MB each; at most "
+            f"{MAX_DECODED_BYTES / 1e6:,.0f} MB are accepted. Save it without tiles first."
         )
 
 
@@ -157,19 +232,27 @@ def decoded_bytes_per_pixel(mode: str) -> int:
     return 1 if mode in ("1", "L", "P") else 4
 
 
-def decoded_bytes(content: bytes) -> int:
-    """Memory the picture in ``content`` will take once decoded, from its header alone (no pixel decoded).
+def decoding_bytes(content: bytes) -> int:
+    """Memory the picture in ``content`` will take while it is decoded, from its header alone.
 
-    Lets a server send big pictures to a lane of their own before decoding them. Returns 0 when the
-    header cannot be read: decoding such a file fails fast, and :func:`load_image` says why.
+    Lets a server send big pictures to a lane of their own before decoding them: a baseline JPEG counts at
+    the reduced size it is decoded at, a progressive one at its full size (its coefficients are all held
+    before any reduction). Opens no format but the accepted ones and decodes no pixel, but parses the
+    header: call it off the event loop. Returns 0 when the header cannot be read or the gate refuses the
+    picture from its header alone: :func:`load_image` does so at once, and says why.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(content)) as image:
+            with Image.open(io.BytesIO(content), formats=ACCEPTED_FORMATS) as image:
+                _check_declared(image, "")
+                full_size = image.size
                 image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # JPEG: the size it will be decoded at
+                _check_decoded_bytes(image, "")
+                if image.format in ("JPEG", "MPO") and image.info.get("progressive"):
+                    return full_size[0] * full_size[1] * len(image.getbands()) * COEFFICIENT_BYTES
                 return image.size[0] * image.size[1] * decoded_bytes_per_pixel(image.mode)
-    except (Image.DecompressionBombError, *DECODER_ERRORS):
+    except (PreprocessError, Image.DecompressionBombError, *DECODER_ERRORS):
         return 0
 
 

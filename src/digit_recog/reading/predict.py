@@ -1,7 +1,8 @@
 """The one place that predicts: load a model, check the input, and read digits and numbers.
 
 ``predict_probabilities`` and ``accuracy`` take batches of 28x28 images; ``read_digit`` and ``read_number``
-take any picture, bring it to MNIST's layout with :mod:`digit_recog.reading.image` and read it.
+take any picture, bring it to MNIST's layout with :mod:`digit_recog.reading.image` and read it (in a
+budgeted worker process of :mod:`digit_recog.reading.budget` when given one; ``read_number`` always).
 """
 
 import weakref
@@ -15,8 +16,9 @@ import numpy as np
 
 from digit_recog import config
 from digit_recog.artifacts import MissingArtifactError, require
-from digit_recog.reading.decoding import ImageSource
-from digit_recog.reading.image import preprocess_image, segment_digits
+from digit_recog.reading.budget import DecodingPool, shared_pool
+from digit_recog.reading.decoding import ImageSource, shown_name
+from digit_recog.reading.image import preprocess_image
 from digit_recog.reading.runtimes import ExportedModel, exported_reader
 from digit_recog.reading.verdict import DIGIT, Thresholds, verdict
 
@@ -235,26 +237,55 @@ def predict_digits(model: keras.Model, images: np.ndarray) -> np.ndarray:
 
 
 def read_digit(
-    model: keras.Model, source: ImageSource, name: str | None = None, thresholds: Thresholds | None = None
+    model: keras.Model,
+    source: ImageSource,
+    name: str | None = None,
+    thresholds: Thresholds | None = None,
+    pool: DecodingPool | None = None,
 ) -> DigitReading:
-    """Preprocess one image and return the model's reading of it, judged by ``thresholds`` when given."""
-    image = preprocess_image(source, name)
+    """Preprocess one image and return the model's reading of it, judged by ``thresholds`` when given.
+
+    With ``pool``, the picture is decoded and cleaned in one of its workers, within its budget (an
+    untrusted upload); without, in this process.
+    """
+    if pool is None:
+        image = preprocess_image(source, name)
+    else:
+        image = pool.run("digit", _picklable(source), shown_name(source, name))
     return _reading(predict_digits(model, image)[0], image, thresholds)
 
 
 def read_number(
-    model: keras.Model, source: ImageSource, name: str | None = None, thresholds: Thresholds | None = None
+    model: keras.Model,
+    source: ImageSource,
+    name: str | None = None,
+    thresholds: Thresholds | None = None,
+    pool: DecodingPool | None = None,
 ) -> NumberReading:
-    """Read several digits written side by side, e.g. ``"2026"``, with each digit's probabilities."""
-    segments = segment_digits(source, name)
-    images = np.stack([segment.image for segment in segments])
+    """Read several digits written side by side, e.g. ``"2026"``, with each digit's probabilities.
+
+    The picture is decoded and cut into digits in a worker of ``pool`` (by default one shared worker),
+    within its budget of CPU time and memory.
+
+    Raises:
+        DecodingBudgetError: when decoding or cutting the picture runs past the budget.
+        TooManyDigitsError: when it holds more than ``MAX_NUMBER_DIGITS`` (32) digits.
+        ImageReadError, ImageTooLargeError, NoDigitFoundError: as for :func:`read_digit`.
+    """
+    segments = (pool or shared_pool()).run("number", _picklable(source), shown_name(source, name))
+    images = np.stack([image for image, _ in segments])
     probabilities = predict_digits(model, images)
-    digits = [_reading(p, segment.image, thresholds) for p, segment in zip(probabilities, segments)]
+    digits = [_reading(p, image, thresholds) for p, (image, _) in zip(probabilities, segments)]
     return NumberReading(
         text="".join(str(reading.digit) for reading in digits),
         digits=digits,
-        boxes=[segment.box for segment in segments],
+        boxes=[box for _, box in segments],
     )
+
+
+def _picklable(source: ImageSource) -> ImageSource:
+    """A file object's bytes (it cannot be sent to a worker); any other source as it is."""
+    return source.read() if hasattr(source, "read") else source
 
 
 def _reading(probabilities: np.ndarray, image: np.ndarray, thresholds: Thresholds | None) -> DigitReading:

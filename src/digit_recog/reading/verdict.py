@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_recog.artifacts import parse_json, write_json
+from digit_recog.artifacts import parse_json, shown_path, write_json
 from digit_recog.modeling.export import thresholds_path
 
 DIGIT, UNSURE, NOT_A_DIGIT = "digit", "unsure", "not a digit"
 VERDICTS = (DIGIT, UNSURE, NOT_A_DIGIT)
 FLAGGED_VALIDATION_SHARE = 0.005  # of the validation digits that "not a digit" may catch
 SURE_ACCURACY = 0.999  # how often a "digit" verdict was right on validation
+THRESHOLDS_REMEDY = "retrain the model with notebooks/03_train.ipynb, or delete it"
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,16 @@ def load_thresholds(model_path: Path) -> Thresholds | None:
     """The thresholds saved beside the model at ``model_path``, or None when there are none.
 
     Raises:
-        ValueError: naming the file when it exists but does not hold two valid thresholds.
+        ValueError: naming the file when something is there but does not hold two valid thresholds: a
+            folder, a file that is not UTF-8 or not JSON, or JSON without the two numbers.
     """
     path = thresholds_path(model_path)
-    if not path.is_file():
+    if not path.exists():
         return None
-    saved = parse_json(path, "retrain the model with notebooks/03_train.ipynb, or delete the file")
+    saved = parse_json(path, THRESHOLDS_REMEDY)
     try:
         return Thresholds(float(saved["not_a_digit_below"]), float(saved["unsure_below"]))
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path} does not hold valid reading thresholds: {error}") from error
+        raise ValueError(
+            f"{shown_path(path)} does not hold valid reading thresholds ({error}): {THRESHOLDS_REMEDY}."
+        ) from error

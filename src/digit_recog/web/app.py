@@ -11,18 +11,20 @@ Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds i
 
 Under load and bad input it holds up: at most ``WORKERS`` images are decoded and read at once and
 ``WAITING`` more wait their turn (big pictures in a lane of their own, one at a time), the rest are
-answered 503 with Retry-After; a body that stalls is answered 408; pictures are checked by the one
-decoding gate in :mod:`digit_recog.reading.decoding`.
+answered 503 with Retry-After; pictures are checked by the one decoding gate in
+:mod:`digit_recog.reading.decoding` and decoded in worker processes that may spend a bounded CPU time and
+memory on each (:mod:`digit_recog.reading.budget`); nothing that opens a picture runs on the event loop.
+Requests are refused before any work by the guards of :mod:`digit_recog.web.guards` (other sites' pages,
+slow or doubly framed bodies, too many uploads from one address) and, under ``digit-recog serve``, by the
+connection deadlines of :mod:`digit_recog.web.server`.
 """
 
 import base64
 import ctypes
 import io
 import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -30,24 +32,34 @@ import anyio
 import keras
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
-from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digit_recog import __version__, config
 from digit_recog.model_card import UNVERSIONED, model_version
+from digit_recog.reading.budget import Budget, DecodingPool
 from digit_recog.reading.decoding import (
-    MAX_DECODED_BYTES,
     ImageReadError,
     ImageTooLargeError,
     NoDigitFoundError,
-    decoded_bytes,
+    decoding_bytes,
 )
 from digit_recog.reading.predict import DigitReading, load_reader, predict_digits, read_digit
 from digit_recog.reading.verdict import Thresholds, load_thresholds
+from digit_recog.web.guards import (
+    BODY_DEADLINE_S,
+    RECEIVE_TIMEOUT_S,
+    RETRY_AFTER_S,
+    UPLOADS_PER_CLIENT,
+    Admission,
+    BodyLimit,
+    InFlight,
+    ReceiveTimeout,
+    SameOrigin,
+    SingleFraming,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -58,24 +70,13 @@ TOP_K = 3
 # memory and contention, so a few run and a short queue waits; beyond that, clients are told to retry.
 WORKERS = 2
 WAITING = 8
-# Pictures that take more memory than this once decoded (a 49-megapixel PNG takes half a second or more
-# to decode) have a lane of their own, one at a time: they never hold every worker, so small drawings
-# keep being answered while they decode, and at most one of them is in memory.
+# Pictures that take more memory than this while decoded (a 49-megapixel PNG takes half a second or more
+# to decode; a progressive JPEG counts at full size, its coefficients held whole) have a lane of their own,
+# one at a time: they never hold every worker, so small drawings keep being answered while they decode,
+# and at most one of them is in memory.
 LARGE_PICTURE_BYTES = 16_000_000
 LARGE_WORKERS = 1
 LARGE_WAITING = 4
-# When no reading is left in progress, freed memory is given back to the system, at most this often.
-IDLE_RELEASE_INTERVAL_S = 1.0
-RETRY_AFTER_S = 1
-# A client that stops sending its body (fewer bytes than its Content-Length) would otherwise hold a
-# connection and a queue place forever.
-RECEIVE_TIMEOUT_S = 10.0
-# Settings for uvicorn.run: at most this many connections and tasks (more get 503), idle keep-alive
-# connections closed after 5 s, and shutdown not held up by slow clients.
-SERVER_SETTINGS = {"limit_concurrency": 1024, "timeout_keep_alive": 5, "timeout_graceful_shutdown": 5}
-# Host names the server answers to when bound to this machine only; other Host headers (DNS rebinding)
-# get 400.
-LOCAL_HOSTS = ["localhost", "127.0.0.1"]
 
 
 def create_app(
@@ -88,6 +89,9 @@ def create_app(
     workers: int = WORKERS,
     waiting: int = WAITING,
     receive_timeout_s: float = RECEIVE_TIMEOUT_S,
+    body_deadline_s: float = BODY_DEADLINE_S,
+    uploads_per_client: int = UPLOADS_PER_CLIENT,
+    budget: Budget | None = None,
 ) -> FastAPI:
     """Build the web app; the model at ``model_path`` is loaded once, when the server starts.
 
@@ -99,7 +103,11 @@ def create_app(
         model: the reader already loaded from ``model_path`` (``digit-recog serve`` checks it first).
         allowed_hosts: Host header values answered (see Starlette's TrustedHostMiddleware); None answers any.
         workers, waiting: images read at once, and requests that may wait for a worker; more get 503.
-        receive_timeout_s: a request body that sends nothing for this long gets 408.
+        receive_timeout_s, body_deadline_s: a request body that sends nothing for this long, or is not
+            complete this long after its headers, gets 408.
+        uploads_per_client: uploads one client address may have arriving at once; more get 503.
+        budget: what decoding one picture may cost (see :class:`digit_recog.reading.budget.Budget`); a
+            picture past it gets 413.
     """
 
     @asynccontextmanager
@@ -109,7 +117,9 @@ def create_app(
         app.state.model = loaded
         app.state.model_version = model_version(Path(model_path))
         app.state.thresholds = load_thresholds(Path(model_path))
-        yield
+        # One decoding worker process for each picture that may be read at once, in either lane.
+        with DecodingPool(workers + LARGE_WORKERS, budget) as app.state.decoding:
+            yield
 
     app = FastAPI(
         title="digit-recog",
@@ -122,11 +132,19 @@ def create_app(
     app.state.queue = ReadingQueue(workers, waiting)
     app.state.large_queue = ReadingQueue(LARGE_WORKERS, LARGE_WAITING)
     app.state.in_flight = InFlight(limit=app.state.queue.capacity + app.state.large_queue.capacity)
-    # The last added runs first: unknown hosts are refused before anything else is done, and a request
-    # with no place left is refused before its body is read.
+    # The last added runs first: unknown hosts are refused before anything else is done, then other
+    # sites' pages and doubly framed bodies, and a request with no place left before its body is read.
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + MULTIPART_ALLOWANCE)
-    app.add_middleware(ReceiveTimeout, seconds=receive_timeout_s)
-    app.add_middleware(Admission, path="/api/predict", in_flight=app.state.in_flight)
+    app.add_middleware(ReceiveTimeout, seconds=receive_timeout_s, deadline_s=body_deadline_s)
+    app.add_middleware(
+        Admission,
+        path="/api/predict",
+        in_flight=app.state.in_flight,
+        per_client=uploads_per_client,
+        on_idle=release_freed_memory,  # what the last burst freed goes back to the system
+    )
+    app.add_middleware(SingleFraming)
+    app.add_middleware(SameOrigin)
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -153,9 +171,9 @@ def create_app(
     @app.post(
         "/api/predict",
         responses={
-            400: {"description": "not an image, corrupt, or a pixel mode or values without grey levels"},
+            400: {"description": "not a PNG, JPEG, BMP, GIF, WebP or TIFF, corrupt, or no grey levels"},
             408: {"description": "the request body stalled"},
-            413: {"description": "over the upload limit, or too many pixels to decode"},
+            413: {"description": "over the upload limit, too many pixels, or over the decoding budget"},
             422: {"description": "no digit found, or not exactly one file in the field image"},
             503: {"description": "busy: retry after the seconds in Retry-After"},
         },
@@ -171,11 +189,14 @@ def create_app(
         if len(content) > max_upload_bytes:
             raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
         state, name = request.app.state, image.filename or "uploaded image"
-        # Pictures over the decoding budget are refused without decoding: no need to queue them as large.
-        large = LARGE_PICTURE_BYTES < decoded_bytes(content) <= MAX_DECODED_BYTES
+        # Parsing the header opens the picture: never on the event loop. Pictures the gate refuses from
+        # their header count 0: no need to queue them as large.
+        large = await anyio.to_thread.run_sync(decoding_bytes, content) > LARGE_PICTURE_BYTES
         queue = state.large_queue if large else state.queue
         try:
-            reading = await queue.run(read_content, state.model, content, name, large, state.thresholds)
+            reading = await queue.run(
+                read_content, state.model, content, name, large, state.thresholds, state.decoding
+            )
         except ServerBusyError as error:
             raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
         return reading_response(reading)
@@ -202,14 +223,20 @@ def app_from_environment() -> FastAPI:
 
 
 def read_content(
-    model: keras.Model, content: bytes, name: str, large: bool = False, thresholds: Thresholds | None = None
+    model: keras.Model,
+    content: bytes,
+    name: str,
+    large: bool = False,
+    thresholds: Thresholds | None = None,
+    decoding: DecodingPool | None = None,
 ) -> DigitReading:
     """Read the digit in an uploaded file, turning each kind of bad picture into its HTTP status.
 
-    After a large picture, the memory its decoding freed is given back to the system.
+    With ``decoding``, the picture is decoded in one of its budgeted workers (a picture past the budget is
+    413); without, in this thread. After a large picture, the memory its decoding freed is given back.
     """
     try:
-        return read_digit(model, content, name=name, thresholds=thresholds)
+        return read_digit(model, content, name=name, thresholds=thresholds, pool=decoding)
     except ImageTooLargeError as error:
         raise HTTPException(413, str(error)) from None
     except ImageReadError as error:
@@ -268,122 +295,6 @@ class ReadingQueue:
             return await anyio.to_thread.run_sync(function, *args, limiter=self.limiter)
         finally:
             self.active -= 1
-
-
-@dataclass
-class InFlight:
-    """Requests to a path now in progress (uploading, waiting or being read), and how many may be."""
-
-    limit: int
-    active: int = 0
-
-
-class Admission:
-    """Answer requests to ``path`` 503 with Retry-After, before reading their bodies, while the reading
-    queues' places are all taken by requests in progress.
-
-    Under a flood, parsing uploads that would only be refused afterwards would take the event loop's time
-    from the requests being answered; this refuses them for the cost of their headers.
-    """
-
-    def __init__(self, app: ASGIApp, path: str, in_flight: InFlight) -> None:
-        self.app = app
-        self.path = path
-        self.in_flight = in_flight
-        self.last_release = 0.0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
-            await self.app(scope, receive, send)
-            return
-        if self.in_flight.active >= self.in_flight.limit:
-            message = (
-                f"server busy: {self.in_flight.active} images are being sent, read or waiting; "
-                f"retry in {RETRY_AFTER_S} s"
-            )
-            headers = {"Retry-After": str(RETRY_AFTER_S)}
-            await JSONResponse({"detail": message}, status_code=503, headers=headers)(scope, receive, send)
-            return
-        self.in_flight.active += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.in_flight.active -= 1
-            if self.in_flight.active == 0 and time.monotonic() - self.last_release > IDLE_RELEASE_INTERVAL_S:
-                # Idle: what the last burst freed goes back to the system, so memory returns to its level.
-                self.last_release = time.monotonic()
-                release_freed_memory()
-
-
-class ReceiveTimeout:
-    """Answer 408 and close the connection when a request body sends nothing for ``seconds``.
-
-    Only reads of the body are timed: once it is complete, waiting for a disconnect is not.
-    """
-
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app = app
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        body_complete = False
-
-        async def timed_receive() -> Message:
-            nonlocal body_complete
-            if body_complete:
-                return await receive()
-            try:
-                with anyio.fail_after(self.seconds):
-                    message = await receive()
-            except TimeoutError:
-                raise HTTPException(  # FastAPI answers it as JSON
-                    408,
-                    f"request body stalled: nothing arrived for {self.seconds:g} s "
-                    "(fewer bytes sent than Content-Length?)",
-                    headers={"Connection": "close"},
-                ) from None
-            body_complete = message["type"] != "http.request" or not message.get("more_body", False)
-            return message
-
-        await self.app(scope, timed_receive, send)
-
-
-class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413 and a JSON message, before reading them whole.
-
-    A declared Content-Length over the limit is refused at once; a body sent without one is counted as
-    it arrives, and refused as soon as it passes the limit.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse({"detail": self._message()}, status_code=413)(scope, receive, send)
-            return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise HTTPException(413, self._message())  # FastAPI answers it as JSON
-            return message
-
-        await self.app(scope, counting_receive, send)
-
-    def _message(self) -> str:
-        return f"request too large: uploads are limited to about {self.max_bytes:,} bytes"
 
 
 def reading_response(reading: DigitReading) -> dict:
