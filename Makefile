@@ -71,7 +71,7 @@ bench: install ## Benchmark the presets against the original recipe; table in do
 	$(PYTHON) -m lab.benchmark --update-docs
 
 bench-shipped: install ## The shipped recipe, 3 seeds, against the original recipe (2 runs) in one run (about 25 min on 2 cores)
-	$(PYTHON) -m lab.benchmark --presets many_writers --seeds 3 \
+	$(PYTHON) -m lab.benchmark --presets many_writers --seeds 3 --models-dir models/benchmark_shipped \
 		--output lab/reports/benchmark_shipped.json --figure lab/figures/accuracy_vs_time_shipped.png
 
 bench-quick: install ## Benchmark on a subset, 2 epochs, 2 seeds (a few minutes; writes lab/reports/benchmark_quick.json)
