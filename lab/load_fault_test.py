@@ -24,6 +24,7 @@ report goes to ``lab/reports/load_fault_test.json``:
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -162,11 +163,18 @@ async def cl_te(port: int, until: float, outcomes: list, index: int) -> None:
         writer.close()
 
 
+@functools.cache
+def named_hostile_pictures() -> list[tuple[str, bytes]]:
+    """The hostile pictures by name, built once: building them takes CPU that must not fall inside a phase, on
+    the event loop the drawing clients share."""
+    from lab.hostile_pictures import hostile_pictures  # only when the pictures attack is asked for
+
+    return sorted(hostile_pictures().items())
+
+
 async def pictures(port: int, until: float, outcomes: list, index: int) -> None:
     """Posts of the hostile pictures, one after another."""
-    from lab.hostile_pictures import hostile_pictures  # another module's work: only when asked for
-
-    named = sorted(hostile_pictures().items())
+    named = named_hostile_pictures()
     transport = httpx2.AsyncHTTPTransport(local_address=ATTACKER_ADDRESS)
     async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}", transport=transport) as client:
         position = index
@@ -218,6 +226,8 @@ async def drawing_loop(
 
 async def run_phase(port, server, clients, attack, arguments, drawings, log_path) -> dict:
     """One phase: the drawing clients and, unless ``attack`` is None, the attackers of that kind."""
+    if attack == "pictures":
+        named_hostile_pictures()  # built before the phase's clock starts
     process = psutil.Process(server.pid)
     stop, sampler, records, outcomes = asyncio.Event(), MemorySampler(process), [], []
     log_start = log_path.stat().st_size
