@@ -50,6 +50,7 @@ from lab.load_test import (
     percentile,
     tree_cpu_s,
     tree_rss,
+    wait_until_up,
 )
 
 LOAD_FAULT_TEST_PATH = paths.REPORTS_DIR / "load_fault_test.json"
@@ -306,7 +307,7 @@ async def run_all(port: int, server: subprocess.Popen, arguments: argparse.Names
         for index in range(arguments.clients)
     ]
     try:
-        await wait_for_health(clients[0], server)
+        await wait_until_up(clients[0], server, timeout_s=180)
         for content in drawings * 4:  # warm-up: first uses load code and size buffers
             await clients[0].post("/api/predict", files={"image": ("d.png", content, "image/png")})
         await asyncio.sleep(2)
@@ -327,22 +328,6 @@ async def run_all(port: int, server: subprocess.Popen, arguments: argparse.Names
         )
         phase["goals_met"] = phase_goals(phase, baseline, warm_bytes)
     return {"warm_memory_bytes": warm_bytes, "phases": phases}
-
-
-async def wait_for_health(
-    client: httpx2.AsyncClient, server: subprocess.Popen, timeout_s: float = 180
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"digit-recog serve exited with status {server.returncode} before serving")
-        try:
-            if (await client.get("/health")).status_code == 200:
-                return
-        except httpx2.TransportError:
-            pass
-        await asyncio.sleep(0.5)
-    raise RuntimeError(f"digit-recog serve did not answer /health within {timeout_s:g} s")
 
 
 def attack_list(text: str) -> list[str]:

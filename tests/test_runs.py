@@ -10,19 +10,8 @@ from digit_recog.artifacts import MissingArtifactError
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
+def project(tmp_path, outputs_in_tmp_path):
     """config's output paths moved into ``tmp_path``, with a shipped model and its reports."""
-    monkeypatch.setattr(config, "OUTPUT_ROOT", tmp_path)
-    for name, relative in {
-        "RUNS_DIR": "runs",
-        "SPLIT_PATH": "data/processed/split_indices.npz",
-        "MODEL_PATH": "models/digit_recog_mnist_cnn.keras",
-        "MODEL_VERSION_PATH": "models/model_version.json",
-        "CHECKPOINT_PATH": "models/checkpoints/best_val_loss.keras",
-        "REPORTS_DIR": "reports",
-        "FIGURES_DIR": "figures",
-    }.items():
-        monkeypatch.setattr(config, name, tmp_path / relative)
     shipped = runs.shipped()
     _fake_training(shipped, preset="default", val_accuracy=0.995)
     return tmp_path

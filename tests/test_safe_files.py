@@ -36,20 +36,9 @@ def digit_reader(path: Path, bias: float = 0.0) -> Path:
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
+def project(tmp_path, outputs_in_tmp_path):
     """config's output paths moved into ``tmp_path``, with a shipped model, its thresholds, version and
     reports."""
-    monkeypatch.setattr(config, "OUTPUT_ROOT", tmp_path)
-    for name, relative in {
-        "RUNS_DIR": "runs",
-        "SPLIT_PATH": "data/processed/split_indices.npz",
-        "MODEL_PATH": "models/digit_recog_mnist_cnn.keras",
-        "MODEL_VERSION_PATH": "models/model_version.json",
-        "CHECKPOINT_PATH": "models/checkpoints/best_val_loss.keras",
-        "REPORTS_DIR": "reports",
-        "FIGURES_DIR": "figures",
-    }.items():
-        monkeypatch.setattr(config, name, tmp_path / relative)
     shipped = runs.shipped()
     finished_run(shipped, Thresholds(0.2, 0.8), bias=0.0)
     record = model_version(shipped.model) | {"version": 7}
