@@ -47,9 +47,7 @@ def test_make_lab_starts_on_the_next_free_port_with_the_project_kernel(tmp_path)
             contents = _get(f"http://127.0.0.1:{served_port}/api/contents/notebooks?token=test-token")
             specs = _get(f"http://127.0.0.1:{served_port}/api/kernelspecs?token=test-token")
         finally:
-            if lab.poll() is None:
-                os.killpg(lab.pid, signal.SIGTERM)
-                lab.wait(timeout=30)
+            _stop(lab)
     assert "started" in status
     assert "/lab/tree/notebooks" in url  # opens at the notebooks
     assert {"notebooks", "figures", "reports", "models"} <= {item["name"] for item in root["content"]}
@@ -70,6 +68,18 @@ def _wait_for_url(log_path, process) -> str:
             pytest.fail(f"make lab exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.5)
     pytest.fail(f"JupyterLab did not start within {START_SECONDS} s:\n{log_path.read_text()[-3000:]}")
+
+
+def _stop(process) -> None:
+    """SIGTERM the lab's process group; SIGKILL it if a busy machine keeps its shutdown from finishing."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 def _get(url: str) -> dict:

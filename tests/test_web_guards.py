@@ -1,10 +1,11 @@
 """The app's guards on their own, as ASGI middlewares: how Admission counts uploads and reading places,
-and which Origin headers name the server's own origin (through a server: tests/test_web_server.py)."""
+which Origin headers name the server's own origin, and whom the Tarpit holds (through a server:
+tests/test_web_server.py)."""
 
 import anyio
 import pytest
 
-from digit_recog.web.guards import Admission, InFlight, is_own_origin
+from digit_recog.web.guards import Admission, InFlight, Tarpit, is_own_origin
 
 
 def scope(address: str, host: str = "127.0.0.1:8000", scheme: str = "http") -> dict:
@@ -94,3 +95,60 @@ async def test_uploads_arriving_from_all_addresses_are_capped():
 )
 def test_own_origin_is_scheme_host_and_port(origin, host, scheme, own):
     assert is_own_origin(origin, scope("127.0.0.1", host, scheme)) is own
+
+
+def answering_app(status: int):
+    async def app(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+async def timed_call(guard: Tarpit, address: str) -> float:
+    started = anyio.current_time()
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message) -> None:
+        pass
+
+    await guard(scope(address), receive, send)
+    return anyio.current_time() - started
+
+
+@pytest.mark.anyio
+async def test_an_address_refused_over_and_over_waits_and_no_other_does():
+    guard = Tarpit(answering_app(403), refusals=3, window_s=60, delay_s=0.3)
+    first = [await timed_call(guard, "10.0.0.1") for _ in range(4)]
+    assert max(first) < 0.1 and guard.is_held("10.0.0.1")  # its 4th refusal passes the 3 allowed
+    assert await timed_call(guard, "10.0.0.1") >= 0.3
+    assert await timed_call(guard, "10.0.0.2") < 0.1 and not guard.is_held("10.0.0.2")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [200, 404, 422, 503])
+async def test_answers_that_are_not_refusals_never_hold_an_address(status):
+    guard = Tarpit(answering_app(status), refusals=2, window_s=60, delay_s=0.3)
+    for _ in range(5):
+        await timed_call(guard, "10.0.0.1")
+    assert not guard.is_held("10.0.0.1")
+
+
+@pytest.mark.anyio
+async def test_an_address_is_let_go_once_its_refusals_leave_the_window():
+    guard = Tarpit(answering_app(400), refusals=2, window_s=0.2, delay_s=0.05)
+    for _ in range(3):
+        await timed_call(guard, "10.0.0.1")
+    assert guard.is_held("10.0.0.1")
+    await anyio.sleep(0.25)
+    assert not guard.is_held("10.0.0.1")
+
+
+@pytest.mark.anyio
+async def test_the_addresses_remembered_are_bounded():
+    guard = Tarpit(answering_app(403), refusals=1, window_s=60, delay_s=0.0, addresses=3)
+    for index in range(10):
+        await timed_call(guard, f"10.0.0.{index}")
+    assert list(guard.refused) == ["10.0.0.7", "10.0.0.8", "10.0.0.9"]

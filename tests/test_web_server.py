@@ -1,6 +1,7 @@
 """The app under a real uvicorn server, with the protocol and settings ``digit-recog serve`` uses (short
 deadlines, so the tests take seconds): what only a socket shows (a body that stalls or trickles, idle and
-half-sent connections, a Host or Origin header that names another site, a doubly framed body)."""
+half-sent connections, a Host or Origin header that names another site, a doubly framed body, a flood of
+refused requests)."""
 
 import pickle
 import socket
@@ -270,11 +271,25 @@ def test_content_length_with_transfer_encoding_is_answered_400_and_closed(server
     assert answer.count(b"HTTP/1.1") == 1  # closed: the request after it is never answered
 
 
+def test_a_flood_of_refused_requests_is_slowed_and_other_clients_are_not(server_address):
+    flooder = "127.0.0.3"
+    cross_site = predict_head(0, extra="Origin: http://evil.example\r\nConnection: close\r\n")
+    for _ in range(guards.TARPIT_REFUSALS + 1):  # the refusals allowed, then one more
+        assert exchange(server_address, cross_site, source=flooder).startswith(b"HTTP/1.1 403")
+    started = time.monotonic()
+    held = exchange(server_address, cross_site, source=flooder)
+    assert held.startswith(b"HTTP/1.1 403") and time.monotonic() - started >= guards.TARPIT_DELAY_S
+    started = time.monotonic()
+    assert post(server_address, multipart(encode(draw_digit("7")))).startswith(b"HTTP/1.1 200")
+    assert time.monotonic() - started < guards.TARPIT_DELAY_S  # another address is not held
+
+
 def test_the_default_deadlines_and_caps():
     limits = ServerLimits()
     assert (limits.headers_s, limits.keep_alive_s, limits.connections_per_client) == (5.0, 5.0, 64)
     assert (limits.limit_concurrency, limits.body_s) == (1024, guards.BODY_DEADLINE_S + 1)
     assert (guards.RECEIVE_TIMEOUT_S, guards.BODY_DEADLINE_S, guards.UPLOADS_PER_CLIENT) == (5.0, 30.0, 4)
+    assert (guards.TARPIT_REFUSALS, guards.TARPIT_WINDOW_S, guards.TARPIT_DELAY_S) == (20, 10.0, 1.0)
     settings = server_settings()
     assert settings["limit_concurrency"] == 1024 and settings["timeout_keep_alive"] == 5.0
     # what --workers N hands each worker process: the protocol class and its limits survive pickling

@@ -59,6 +59,7 @@ from digit_recog.web.guards import (
     ReceiveTimeout,
     SameOrigin,
     SingleFraming,
+    Tarpit,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -132,8 +133,9 @@ def create_app(
     app.state.queue = ReadingQueue(workers, waiting)
     app.state.large_queue = ReadingQueue(LARGE_WORKERS, LARGE_WAITING)
     app.state.in_flight = InFlight(limit=app.state.queue.capacity + app.state.large_queue.capacity)
-    # The last added runs first: unknown hosts are refused before anything else is done, then other
-    # sites' pages and doubly framed bodies, and a request with no place left before its body is read.
+    # The last added runs first: an address that keeps being refused waits, unknown hosts are refused
+    # before anything else is done, then other sites' pages and doubly framed bodies, and a request with
+    # no place left before its body is read.
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + MULTIPART_ALLOWANCE)
     app.add_middleware(ReceiveTimeout, seconds=receive_timeout_s, deadline_s=body_deadline_s)
     app.add_middleware(
@@ -147,6 +149,7 @@ def create_app(
     app.add_middleware(SameOrigin)
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(Tarpit)  # first of all: an address refused over and over waits before anything
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -1,5 +1,6 @@
 """The app's guards: ASGI middlewares that refuse a request before it costs the server any work.
 
+    Tarpit          an address refused over and over (400, 403, 408, 413) waits before each next request
     SameOrigin      a request from another site's page (Origin, Sec-Fetch-Site) -> 403
     SingleFraming   Content-Length and Transfer-Encoding together (a smuggling attempt) -> 400 and close
     Admission       no reading place left, or too many uploads at once from one address -> 503 Retry-After
@@ -11,7 +12,7 @@ end, idle sockets, connections per address) is in :mod:`digit_recog.web.server`.
 """
 
 import time
-from collections import Counter
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -35,6 +36,15 @@ UPLOADS_PER_CLIENT = 4
 MAX_UPLOADS = 32
 # When no request is left in progress, the idle callback runs at most this often.
 IDLE_INTERVAL_S = 1.0
+# An address refused more than this many times within the window waits before each of its next requests.
+TARPIT_REFUSALS = 20
+TARPIT_WINDOW_S = 10.0
+TARPIT_DELAY_S = 1.0
+# Answers that say a request was malformed, from another site, too slow or too large: a page, the CLI or
+# a script reading pictures earns them rarely; a flood earns them by the hundred a second.
+REFUSALS = frozenset({400, 403, 408, 413, 431})
+# Addresses remembered at once (the longest unrefused forgotten first): a bound on the memory they take.
+TARPIT_ADDRESSES = 4096
 SAFE_METHODS = ("GET", "HEAD")
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -62,6 +72,66 @@ def is_own_origin(origin: str, scope: Scope) -> bool:
     scheme, _, netloc = origin.partition("://")
     host = Headers(scope=scope).get("host", "")
     return bool(host) and _origin_key(scheme, netloc) == _origin_key(scope.get("scheme", "http"), host)
+
+
+class Tarpit:
+    """Hold each request from an address that keeps being refused ``delay_s`` before anything looks at it.
+
+    Refusing is cheap, but not free: hundreds of refused requests a second from one client (another
+    site's page in a loop, doubly framed requests, hostile pictures) take the event loop's time from
+    everyone else. Once an address has been refused (any of :data:`REFUSALS`) more than ``refusals`` times
+    within ``window_s``, its requests wait ``delay_s`` first, on a timer that costs nothing. A client that
+    waits for its answers is slowed to one request per connection per ``delay_s``, and the connections
+    of one address are capped (:mod:`digit_recog.web.server`). Other addresses are never delayed; an
+    address that stops being refused is waved through again once its refusals leave the window.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        refusals: int = TARPIT_REFUSALS,
+        window_s: float = TARPIT_WINDOW_S,
+        delay_s: float = TARPIT_DELAY_S,
+        addresses: int = TARPIT_ADDRESSES,
+    ) -> None:
+        self.app = app
+        self.refusals = refusals
+        self.window_s = window_s
+        self.delay_s = delay_s
+        self.addresses = addresses
+        # address -> times of its last refusals (at most ``refusals + 1``); only the event loop changes it
+        self.refused: OrderedDict[str, deque[float]] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        address = (scope.get("client") or ("",))[0]
+        if self.is_held(address):
+            await anyio.sleep(self.delay_s)
+
+        async def noting_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in REFUSALS:
+                self._note_refusal(address)
+            await send(message)
+
+        await self.app(scope, receive, noting_send)
+
+    def is_held(self, address: str) -> bool:
+        """Whether ``address`` was refused more than ``refusals`` times within the last ``window_s``."""
+        times = self.refused.get(address)
+        return (
+            times is not None
+            and len(times) > self.refusals
+            and time.monotonic() - times[0] < self.window_s
+        )
+
+    def _note_refusal(self, address: str) -> None:
+        times = self.refused.pop(address, None) or deque(maxlen=self.refusals + 1)
+        times.append(time.monotonic())
+        self.refused[address] = times  # now the most recently refused
+        while len(self.refused) > self.addresses:
+            self.refused.popitem(last=False)
 
 
 class SameOrigin:
