@@ -1,9 +1,11 @@
 """Load-and-fault test of ``digit-recog serve``: drawing clients kept busy while one client attacks.
 
-Starts a real server (one process), then runs, for ``--duration`` seconds each, a phase with no attack
-and one phase per attack in ``--attacks``. In every phase ``--clients`` drawing clients (each from an
-address of its own on the loopback network, 127.0.1.x, as distinct users are) post drawings one after
-another, waiting the Retry-After seconds when told 503. Beside them one attacking client (127.0.200.1) keeps
+Starts a real server (one process), then runs, for ``--duration`` seconds each, one phase per attack in
+``--attacks``, each between two phases with no attack: a shared machine's pace drifts by a sixth from one
+phase to the next, so each attack is judged against the mean of the two no-attack phases around it. In
+every phase ``--clients`` drawing clients (each from an address of its own on the loopback network,
+127.0.1.x, as distinct users are) post drawings one after another, waiting the Retry-After seconds when
+told 503. Beside them one attacking client (127.0.200.1) keeps
 ``--attackers`` connections of one kind going:
 
     slow_bodies    uploads sent a byte every 3 s, half with Content-Length, half chunked
@@ -11,8 +13,9 @@ another, waiting the Retry-After seconds when told 503. Beside them one attackin
     cross_site     uploads from another site's page (Origin: http://evil.example)
     cl_te          requests with both Content-Length and Transfer-Encoding
     pictures       the hostile pictures of lab/hostile_pictures.py (decoding bombs, formats refused)
+    big_jpegs      49-megapixel progressive JPEGs of a drawn 7: legitimate, read in the big-picture lane
 
-Per phase it records the drawings answered 200 per second (and their share of the no-attack figure;
+Per phase it records the drawings answered 200 per second (and their share of the no-attack figure around it;
 per CPU second of the server too, steadier on a shared machine),
 their p99 and longest wait, the attack's answers, the server's resident memory (peak during the phase,
 and 3 s after it against the level after warm-up), 500s, hangs and tracebacks in the server's log. The
@@ -25,6 +28,7 @@ report goes to ``lab/reports/load_fault_test.json``:
 import argparse
 import asyncio
 import functools
+import io
 import json
 import os
 import random
@@ -54,7 +58,7 @@ from lab.load_test import (
 )
 
 LOAD_FAULT_TEST_PATH = paths.REPORTS_DIR / "load_fault_test.json"
-ATTACKS = ("slow_bodies", "idle_sockets", "cross_site", "cl_te", "pictures")
+ATTACKS = ("slow_bodies", "idle_sockets", "cross_site", "cl_te", "pictures", "big_jpegs")
 ATTACKER_ADDRESS = "127.0.200.1"  # apart from the drawing clients' 127.0.1.x
 REQUEST_TIMEOUT_S = 40.0  # a drawing unanswered this long, or an attack held this long, is a hang
 SLOW_BYTE_INTERVAL_S = 3.0
@@ -173,9 +177,28 @@ def named_hostile_pictures() -> list[tuple[str, bytes]]:
     return sorted(hostile_pictures().items())
 
 
+@functools.cache
+def big_progressive_jpegs() -> list[tuple[str, bytes]]:
+    """A 7000x7000 progressive JPEG of a 7, built once, before a phase (as the hostile pictures are)."""
+    from lab.hostile_pictures import drawn_seven
+
+    buffer = io.BytesIO()
+    drawn_seven(7000).save(buffer, format="JPEG", progressive=True)
+    return [("big_progressive.jpg", buffer.getvalue())]
+
+
 async def pictures(port: int, until: float, outcomes: list, index: int) -> None:
     """Posts of the hostile pictures, one after another."""
-    named = named_hostile_pictures()
+    await post_pictures(port, until, outcomes, index, named_hostile_pictures())
+
+
+async def big_jpegs(port: int, until: float, outcomes: list, index: int) -> None:
+    """Posts of a 49-megapixel progressive JPEG, one after another."""
+    await post_pictures(port, until, outcomes, index, big_progressive_jpegs())
+
+
+async def post_pictures(port: int, until: float, outcomes: list, index: int, named: list) -> None:
+    """Post the ``named`` pictures in turn until ``until``, waiting a second after each 503."""
     transport = httpx2.AsyncHTTPTransport(local_address=ATTACKER_ADDRESS)
     async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}", transport=transport) as client:
         position = index
@@ -202,6 +225,7 @@ ATTACKERS = {
     "cross_site": cross_site,
     "cl_te": cl_te,
     "pictures": pictures,
+    "big_jpegs": big_jpegs,
 }
 
 
@@ -229,6 +253,8 @@ async def run_phase(port, server, clients, attack, arguments, drawings, log_path
     """One phase: the drawing clients and, unless ``attack`` is None, the attackers of that kind."""
     if attack == "pictures":
         named_hostile_pictures()  # built before the phase's clock starts
+    if attack == "big_jpegs":
+        big_progressive_jpegs()
     process = psutil.Process(server.pid)
     stop, sampler, records, outcomes = asyncio.Event(), MemorySampler(process), [], []
     log_start = log_path.stat().st_size
@@ -313,7 +339,7 @@ async def run_all(port: int, server: subprocess.Popen, arguments: argparse.Names
         await asyncio.sleep(2)
         warm_bytes = tree_rss(psutil.Process(server.pid))
         phases = []
-        for attack in [None, *arguments.attacks]:
+        for attack in interleaved(arguments.attacks):
             phases.append(await run_phase(port, server, clients, attack, arguments, drawings, log_path))
             print(
                 json.dumps({key: phases[-1][key] for key in ("attack", "good_200_per_s", "attack_answers")})
@@ -321,13 +347,35 @@ async def run_all(port: int, server: subprocess.Popen, arguments: argparse.Names
     finally:
         for client in clients:
             await client.aclose()
-    baseline = phases[0]
-    for phase in phases:
+    for index, phase in enumerate(phases):
+        baseline = neighbouring_baseline(phases, index)
+        phase["no_attack_good_200_per_s"] = baseline["good_200_per_s"]
         phase["good_200_share_of_no_attack"] = round(
             phase["good_200_per_s"] / max(baseline["good_200_per_s"], 1e-9), 3
         )
         phase["goals_met"] = phase_goals(phase, baseline, warm_bytes)
     return {"warm_memory_bytes": warm_bytes, "phases": phases}
+
+
+def interleaved(attacks: list[str]) -> list[str | None]:
+    """The phases' attacks: each attack between two phases with none (None), ``[None, a, None, b, None]``."""
+    phases: list[str | None] = [None]
+    for attack in attacks:
+        phases += [attack, None]
+    return phases
+
+
+def neighbouring_baseline(phases: list[dict], index: int) -> dict:
+    """What phase ``index`` is judged against: the mean drawings' rate of the no-attack phases next to it
+    (a no-attack phase is judged against itself)."""
+    if phases[index]["attack"] == "none":
+        return phases[index]
+    around = [
+        phase["good_200_per_s"]
+        for phase in phases[max(index - 1, 0) : index + 2]
+        if phase["attack"] == "none"
+    ]
+    return {"good_200_per_s": round(sum(around) / len(around), 1)}
 
 
 def attack_list(text: str) -> list[str]:
@@ -356,11 +404,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--output", type=Path, default=LOAD_FAULT_TEST_PATH, help="report (default: %(default)s)"
     )
     arguments = parser.parse_args(argv)
-    if "pictures" in arguments.attacks:
+    if {"pictures", "big_jpegs"} & set(arguments.attacks):
         try:
             import lab.hostile_pictures  # noqa: F401
         except ImportError:
-            parser.error("the pictures attack needs lab/hostile_pictures.py; leave it out of --attacks")
+            parser.error(
+                "the pictures and big_jpegs attacks need lab/hostile_pictures.py; leave them out of --attacks"
+            )
     return arguments
 
 

@@ -3,6 +3,7 @@ refused by the decoding gate or stopped by the budget of its worker process, wit
 """
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -17,7 +18,7 @@ from digit_recog.reading.budget import (
     DecodingPool,
     TooManyDigitsError,
 )
-from digit_recog.web.app import create_app
+from digit_recog.web.app import LARGE_NICENESS, create_app
 from lab.hostile_pictures import (
     drawn_seven,
     hostile_pictures,
@@ -123,6 +124,17 @@ def test_big_progressive_jpegs_wait_in_the_big_picture_lane(client):
     finally:
         large.active = 0
     assert progressive.status_code == 503 and drawing.status_code == 200
+
+
+def test_the_big_picture_lane_decodes_at_a_lower_priority(client):
+    """A client sending 49-megapixel pictures one after another must not take a core from the drawings."""
+
+    def niceness(pool) -> set[int]:
+        return {os.getpriority(os.PRIO_PROCESS, worker.process.pid) for worker in pool._all}
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert niceness(client.app.state.decoding) == {base}
+    assert niceness(client.app.state.large_decoding) == {min(base + LARGE_NICENESS, 19)}
 
 
 def test_big_legitimate_pictures_fit_the_budget(client):

@@ -5,7 +5,15 @@ import argparse
 
 import pytest
 
-from lab.load_fault_test import ATTACKER_ADDRESS, ATTACKS, attack_list, parse_args, phase_goals
+from lab.load_fault_test import (
+    ATTACKER_ADDRESS,
+    ATTACKS,
+    attack_list,
+    interleaved,
+    neighbouring_baseline,
+    parse_args,
+    phase_goals,
+)
 from lab.load_test import client_address
 
 
@@ -60,11 +68,23 @@ def test_picture_attacks_need_the_hostile_pictures(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "lab.hostile_pictures", None)  # as on a branch without the file
     with pytest.raises(SystemExit):
         parse_args(["--attacks", "pictures"])
-    assert "needs lab/hostile_pictures.py" in capsys.readouterr().err
-    assert set(ATTACKS) >= {"slow_bodies", "idle_sockets", "cross_site", "cl_te", "pictures"}
+    assert "need lab/hostile_pictures.py" in capsys.readouterr().err
+    assert set(ATTACKS) >= {"slow_bodies", "idle_sockets", "cross_site", "cl_te", "pictures", "big_jpegs"}
 
 
 def test_clients_and_the_attacker_connect_from_distinct_addresses():
     addresses = {client_address(index) for index in range(300)}
     assert len(addresses) == 300 and ATTACKER_ADDRESS not in addresses
     assert all(address.startswith("127.") for address in addresses)
+
+
+def test_each_attack_runs_between_two_phases_without_and_is_judged_against_their_mean():
+    assert interleaved(["cl_te", "pictures"]) == [None, "cl_te", None, "pictures", None]
+    phases = [
+        {"attack": "none", "good_200_per_s": 100.0},
+        {"attack": "cl_te", "good_200_per_s": 90.0},
+        {"attack": "none", "good_200_per_s": 140.0},
+    ]
+    assert neighbouring_baseline(phases, 1) == {"good_200_per_s": 120.0}
+    assert neighbouring_baseline(phases, 2) is phases[2]
+    assert not phase_goals(phase(good_200_per_s=90.0), neighbouring_baseline(phases, 1), 0.85e9)["good_reads"]

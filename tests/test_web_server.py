@@ -289,7 +289,7 @@ def test_the_default_deadlines_and_caps():
     assert (limits.headers_s, limits.keep_alive_s, limits.connections_per_client) == (5.0, 5.0, 64)
     assert (limits.limit_concurrency, limits.body_s) == (1024, guards.BODY_DEADLINE_S + 1)
     assert (guards.RECEIVE_TIMEOUT_S, guards.BODY_DEADLINE_S, guards.UPLOADS_PER_CLIENT) == (5.0, 30.0, 4)
-    assert (guards.TARPIT_REFUSALS, guards.TARPIT_WINDOW_S, guards.TARPIT_DELAY_S) == (20, 10.0, 1.0)
+    assert (guards.TARPIT_REFUSALS, guards.TARPIT_WINDOW_S, guards.TARPIT_DELAY_S) == (20, 10.0, 2.0)
     settings = server_settings()
     assert settings["limit_concurrency"] == 1024 and settings["timeout_keep_alive"] == 5.0
     # what --workers N hands each worker process: the protocol class and its limits survive pickling

@@ -88,9 +88,12 @@ def _number(source: ImageSource, name: str) -> list[tuple[np.ndarray, tuple[int,
 JOBS = {"digit": _digit, "number": _number}
 
 
-def _serve(connection: Connection, memory_bytes: int) -> None:
-    """A worker's loop: cap its memory, then read jobs until told to stop, each under a fresh CPU limit."""
+def _serve(connection: Connection, memory_bytes: int, niceness: int = 0) -> None:
+    """A worker's loop: cap its memory, lower its priority by ``niceness``, then read jobs until told to
+    stop, each under a fresh CPU limit."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a SIGXCPU kill leaves no core file
+    if niceness:
+        os.nice(niceness)
     try:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = _address_space() + memory_bytes
@@ -144,9 +147,9 @@ def _address_space() -> int:
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
-    def __init__(self, context, memory_bytes: int) -> None:
+    def __init__(self, context, memory_bytes: int, niceness: int = 0) -> None:
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, memory_bytes), daemon=True)
+        self.process = context.Process(target=_serve, args=(child, memory_bytes, niceness), daemon=True)
         self.process.start()
         child.close()
         try:
@@ -180,12 +183,14 @@ class DecodingPool:
     """``workers`` budgeted worker processes; :meth:`run` reads one picture in whichever is free.
 
     Safe to call from several threads at once: a caller waits for a free worker. Use it as a context manager,
-    or call :meth:`close`, to stop the workers.
+    or call :meth:`close`, to stop the workers. With ``niceness``, the workers run at that much lower a
+    priority (``os.nice``): under load the cores go to other work first, and the pictures wait.
     """
 
-    def __init__(self, workers: int = 1, budget: Budget | None = None) -> None:
+    def __init__(self, workers: int = 1, budget: Budget | None = None, niceness: int = 0) -> None:
         self.budget = budget or Budget()
         self.workers = workers
+        self.niceness = niceness
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(_PRELOADED)
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
@@ -196,7 +201,7 @@ class DecodingPool:
             self._idle.put(self._start())
 
     def _start(self) -> _Worker:
-        worker = _Worker(self._context, self.budget.memory_bytes)
+        worker = _Worker(self._context, self.budget.memory_bytes, self.niceness)
         with self._lock:
             self._all.append(worker)
         return worker

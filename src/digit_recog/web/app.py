@@ -78,6 +78,9 @@ WAITING = 8
 LARGE_PICTURE_BYTES = 16_000_000
 LARGE_WORKERS = 1
 LARGE_WAITING = 4
+# How much lower the big lane's decoding runs (os.nice): 49 megapixels take half a second of a core, and
+# a client sending them one after another would otherwise have half of two cores.
+LARGE_NICENESS = 10
 
 
 def create_app(
@@ -118,8 +121,12 @@ def create_app(
         app.state.model = loaded
         app.state.model_version = model_version(Path(model_path))
         app.state.thresholds = load_thresholds(Path(model_path))
-        # One decoding worker process for each picture that may be read at once, in either lane.
-        with DecodingPool(workers + LARGE_WORKERS, budget) as app.state.decoding:
+        # One decoding worker process for each picture that may be read at once, in either lane; the big
+        # lane's at a lower priority, so that under load its pictures wait and the drawings keep the cores.
+        with (
+            DecodingPool(workers, budget) as app.state.decoding,
+            DecodingPool(LARGE_WORKERS, budget, niceness=LARGE_NICENESS) as app.state.large_decoding,
+        ):
             yield
 
     app = FastAPI(
@@ -195,10 +202,12 @@ def create_app(
         # Parsing the header opens the picture: never on the event loop. Pictures the gate refuses from
         # their header count 0: no need to queue them as large.
         large = await anyio.to_thread.run_sync(decoding_bytes, content) > LARGE_PICTURE_BYTES
-        queue = state.large_queue if large else state.queue
+        queue, decoding = (
+            (state.large_queue, state.large_decoding) if large else (state.queue, state.decoding)
+        )
         try:
             reading = await queue.run(
-                read_content, state.model, content, name, large, state.thresholds, state.decoding
+                read_content, state.model, content, name, large, state.thresholds, decoding
             )
         except ServerBusyError as error:
             raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None

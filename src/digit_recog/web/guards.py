@@ -39,7 +39,7 @@ IDLE_INTERVAL_S = 1.0
 # An address refused more than this many times within the window waits before each of its next requests.
 TARPIT_REFUSALS = 20
 TARPIT_WINDOW_S = 10.0
-TARPIT_DELAY_S = 1.0
+TARPIT_DELAY_S = 2.0
 # Answers that say a request was malformed, from another site, too slow or too large: a page, the CLI or
 # a script reading pictures earns them rarely; a flood earns them by the hundred a second.
 REFUSALS = frozenset({400, 403, 408, 413, 431})
@@ -121,9 +121,7 @@ class Tarpit:
         """Whether ``address`` was refused more than ``refusals`` times within the last ``window_s``."""
         times = self.refused.get(address)
         return (
-            times is not None
-            and len(times) > self.refusals
-            and time.monotonic() - times[0] < self.window_s
+            times is not None and len(times) > self.refusals and time.monotonic() - times[0] < self.window_s
         )
 
     def _note_refusal(self, address: str) -> None:
