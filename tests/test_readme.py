@@ -56,6 +56,8 @@ def numbers_the_code_defines() -> set[str]:
         ),
         str(ServerLimits().connections_per_client),
         str(guards.UPLOADS_PER_CLIENT),
+        # the tarpit: "refused more than 20 times in 10 s waits 2 s"
+        *(f"{value:g}" for value in (guards.TARPIT_REFUSALS, guards.TARPIT_WINDOW_S, guards.TARPIT_DELAY_S)),
         f"{MAX_CPU_SECONDS:g}",  # the decoding budget: "about 3 s of CPU, 640 MB of memory, 15 s in all"
         str(MAX_MEMORY_BYTES // 2**20),
         f"{MAX_WALL_SECONDS:g}",
