@@ -85,3 +85,21 @@ def test_cell_defaults_read_lists_and_dictionaries():
         "strengths": {"shift": [0, 2]},
         "x": None,
     }
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_papermill_reads_every_parameter_of_the_parameters_cell(path):
+    """A comment papermill cannot parse (an ``=`` in it) hides its parameter and prints a warning."""
+    import ast
+
+    from papermill.translators import PythonTranslator
+
+    cell = next(cell for cell in _read(path).cells if "parameters" in cell.metadata.get("tags", []))
+    assigned = [
+        target.id
+        for statement in ast.parse(cell.source).body
+        if isinstance(statement, ast.Assign)
+        for target in statement.targets
+        if isinstance(target, ast.Name)
+    ]
+    assert [parameter.name for parameter in PythonTranslator.inspect(cell)] == assigned
