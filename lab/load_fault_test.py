@@ -219,6 +219,8 @@ async def post_pictures(port: int, until: float, outcomes: list, index: int, nam
                 await asyncio.sleep(1)
 
 
+# The attacks that post pictures, and what builds (once) the pictures each posts.
+PICTURE_SETS = {"pictures": named_hostile_pictures, "big_jpegs": big_progressive_jpegs}
 ATTACKERS = {
     "slow_bodies": slow_body,
     "idle_sockets": idle_socket,
@@ -251,10 +253,8 @@ async def drawing_loop(
 
 async def run_phase(port, server, clients, attack, arguments, drawings, log_path) -> dict:
     """One phase: the drawing clients and, unless ``attack`` is None, the attackers of that kind."""
-    if attack == "pictures":
-        named_hostile_pictures()  # built before the phase's clock starts
-    if attack == "big_jpegs":
-        big_progressive_jpegs()
+    if attack in PICTURE_SETS:
+        PICTURE_SETS[attack]()  # built before the phase's clock starts
     process = psutil.Process(server.pid)
     stop, sampler, records, outcomes = asyncio.Event(), MemorySampler(process), [], []
     log_start = log_path.stat().st_size
@@ -404,7 +404,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--output", type=Path, default=LOAD_FAULT_TEST_PATH, help="report (default: %(default)s)"
     )
     arguments = parser.parse_args(argv)
-    if {"pictures", "big_jpegs"} & set(arguments.attacks):
+    if PICTURE_SETS.keys() & set(arguments.attacks):
         try:
             import lab.hostile_pictures  # noqa: F401
         except ImportError:

@@ -55,6 +55,11 @@ def _refuse(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+def _client_address(scope: Scope) -> str:
+    """The client's address of a request, or "" when the server does not know it."""
+    return (scope.get("client") or ("",))[0]
+
+
 def _origin_key(scheme: str, netloc: str) -> tuple[str, str, int | None]:
     """``(scheme, host, port)`` of an origin, the port filled in when the scheme's default is meant."""
     parts = urlsplit(f"//{netloc}")
@@ -106,7 +111,7 @@ class Tarpit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        address = (scope.get("client") or ("",))[0]
+        address = _client_address(scope)
         if self.is_held(address):
             await anyio.sleep(self.delay_s)
 
@@ -236,7 +241,7 @@ class Admission:
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        address = (scope.get("client") or ("",))[0]
+        address = _client_address(scope)
         problem = self._problem(address)
         if problem is not None:
             headers = {"Retry-After": str(RETRY_AFTER_S)}
