@@ -34,10 +34,11 @@ $(INSTALLED): requirements.txt requirements-gpu.txt pyproject.toml
 	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $(INSTALLED)
 
-run: install ## Run the pipeline notebooks in place with the shipped recipe (03 promotes its model), then the Results table and model card
+run: install ## Run the pipeline notebooks in place with the shipped recipe (03 promotes its model), then the Results table, model card and ONNX export
 	@$(MAKE) --no-print-directory notebooks RUN="$(NOTEBOOKS)"
 	$(PYTHON) -m lab.results_table
 	$(PYTHON) -m digit_recog.model_card
+	$(VENV)/bin/digit-recog export --format onnx --force
 
 experiments: install ## Run the search (06), the architecture comparison (07) and the other writers' transfer matrix (10), in place
 	@$(MAKE) --no-print-directory notebooks RUN="$(EXPERIMENTS)"

@@ -15,18 +15,20 @@ the first in ``COMMANDS``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digit_recog import config
 from digit_recog.artifacts import require
 from digit_recog.modeling.export import EXPORT_FORMATS  # no Keras import: that waits until a model is loaded
+from digit_recog.reading.ahead import DecodedAhead
 from digit_recog.reading.budget import DecodingPool
 from digit_recog.reading.decoding import IMAGE_EXTENSIONS, PreprocessError
 from digit_recog.reading.verdict import NOT_A_DIGIT, UNSURE, load_thresholds, verdict
@@ -142,8 +144,12 @@ def _predict(arguments: argparse.Namespace) -> int:
     paths, failures = _expand_image_paths(arguments.images)
     if not paths:
         return EXIT_SOME_FAILED if failures else EXIT_OK
-    # Decoding workers start before Keras is imported (and never from this process: by a forkserver).
-    with _decoding_pool(len(paths), arguments.jobs) as pool:
+    # Decoding workers start before Keras is imported (and never from this process: by a forkserver), and
+    # decode the first pictures while the model loads.
+    with (
+        _decoding_pool(len(paths), arguments.jobs) as pool,
+        contextlib.nullcontext() if arguments.number else DecodedAhead(pool, paths) as decoded,
+    ):
         model = _load_model_or_none(arguments.model, arguments.runtime)
         if model is None:
             return EXIT_USAGE
@@ -151,8 +157,12 @@ def _predict(arguments: argparse.Namespace) -> int:
         if arguments.thresholds is False:
             return EXIT_USAGE
         with _progress_bar(len(paths), arguments.progress) as progress:
-            read = _read_numbers if arguments.number else _read_digits
-            for line, error in read(model, paths, arguments, pool):
+            lines = (
+                _read_numbers(model, paths, arguments, pool)
+                if arguments.number
+                else _read_digits(model, paths, arguments, decoded)
+            )
+            for line, error in lines:
                 if error is not None:
                     progress.write(f"digit-recog: error: {error}", file=sys.stderr)
                     failures += 1
@@ -163,26 +173,24 @@ def _predict(arguments: argparse.Namespace) -> int:
 
 
 def _read_digits(
-    model, paths: list[Path], arguments: argparse.Namespace, pool: DecodingPool
+    model, paths: list[Path], arguments: argparse.Namespace, decoded: DecodedAhead
 ) -> Iterator[tuple]:
-    """``(line, error)`` for each image, in order: decoded by ``pool``'s workers within their budget, in
-    batches each read by the model at once."""
+    """``(line, error)`` for each image, in order, from its decoded input: read by the model in batches."""
     import numpy as np
 
-    with ThreadPoolExecutor(max_workers=pool.workers) as feeders:  # a thread waits on each worker
-        decoded = feeders.map(lambda path: _decode(pool, path), paths)
-        for start in range(0, len(paths), PREDICT_BATCH_SIZE):
-            batch = [(path, *next(decoded)) for path in paths[start : start + PREDICT_BATCH_SIZE]]
-            images = [image for _, image, _ in batch if image is not None]
-            probabilities = iter(_predict_batch(model, np.stack(images)) if images else [])
-            for path, _, error in batch:
-                if error is not None:
-                    yield None, error
-                else:
-                    line = _digit_line(
-                        path, next(probabilities), arguments.top, arguments.json, arguments.thresholds
-                    )
-                    yield line, None
+    outcomes = iter(decoded)
+    for start in range(0, len(paths), PREDICT_BATCH_SIZE):
+        batch = [(path, next(outcomes)) for path in paths[start : start + PREDICT_BATCH_SIZE]]
+        images = [outcome for _, outcome in batch if not isinstance(outcome, PreprocessError)]
+        probabilities = iter(_predict_batch(model, np.stack(images)) if images else [])
+        for path, outcome in batch:
+            if isinstance(outcome, PreprocessError):
+                yield None, str(outcome)
+            else:
+                line = _digit_line(
+                    path, next(probabilities), arguments.top, arguments.json, arguments.thresholds
+                )
+                yield line, None
 
 
 def _predict_batch(model, images):
@@ -209,15 +217,6 @@ def _read_numbers(
             yield _number_line(path, reading, arguments.json), None
         except PreprocessError as error:
             yield None, str(error)
-
-
-def _decode(pool: DecodingPool, path: Path) -> tuple:
-    """``(28x28 image, None)``, or ``(None, message)`` when the file cannot be read as a digit (or runs
-    past the decoding budget)."""
-    try:
-        return pool.run("digit", os.path.abspath(path), str(path)), None
-    except PreprocessError as error:
-        return None, str(error)
 
 
 def _decoding_pool(count: int, jobs: int) -> DecodingPool:

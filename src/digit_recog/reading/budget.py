@@ -90,7 +90,7 @@ JOBS = {"digit": _digit, "number": _number}
 
 def _serve(connection: Connection, memory_bytes: int, niceness: int = 0) -> None:
     """A worker's loop: cap its memory, lower its priority by ``niceness``, then read jobs until told to
-    stop, each under a fresh CPU limit."""
+    stop. A job is a list of pictures; each is read under a fresh CPU limit and answered as soon as it is."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a SIGXCPU kill leaves no core file
     if niceness:
         os.nice(niceness)
@@ -107,20 +107,30 @@ def _serve(connection: Connection, memory_bytes: int, niceness: int = 0) -> None
         job = connection.recv()
         if job is None:
             return
-        kind, source, name, cpu_seconds = job
-        _limit_cpu(cpu_seconds)
-        try:
-            reply = ("ok", JOBS[kind](source, name))
-        except MemoryError:
-            reply = ("memory", None)
-        except Exception as error:  # noqa: BLE001 - raised again in the caller, as if read there
-            reply = ("error", error)
-        finally:
-            signal.setitimer(signal.ITIMER_PROF, 0)
-        source = None  # the picture's bytes go before the reply is sent
-        connection.send(reply)
-        if reply[0] == "memory":
-            return  # after a failed allocation, a fresh worker is safer than this one
+        kind, pictures, cpu_seconds = job
+        job = None  # each picture's bytes go once it is answered
+        pictures.reverse()
+        while pictures:
+            source, name = pictures.pop()
+            reply = _answer(kind, source, name, cpu_seconds)
+            source = None
+            connection.send(reply)
+            if reply[0] == "memory":
+                return  # after a failed allocation, a fresh worker is safer than this one
+
+
+def _answer(kind: str, source: ImageSource, name: str, cpu_seconds: float) -> tuple:
+    """``("ok", result)``, ``("error", exception)`` or ``("memory", None)`` for one picture, read under a
+    fresh limit of ``cpu_seconds``."""
+    _limit_cpu(cpu_seconds)
+    try:
+        return ("ok", JOBS[kind](source, name))
+    except MemoryError:
+        return ("memory", None)
+    except Exception as error:  # noqa: BLE001 - raised again in the caller, as if read there
+        return ("error", error)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 def _limit_cpu(cpu_seconds: float) -> None:
@@ -219,34 +229,65 @@ class DecodingPool:
             DecodingBudgetError: naming the picture and the limit it ran past.
             ImageReadError, ImageTooLargeError, NoDigitFoundError, TooManyDigitsError: as the worker raised.
         """
+        outcome = self.run_many(kind, [(source, name)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def run_many(self, kind: str, pictures: list[tuple[ImageSource, str]]) -> list:
+        """:meth:`run` of each ``(source, name)`` in one worker, one round trip for all of them: for each
+        picture its result, or the :class:`PreprocessError` that refused it. Each picture keeps its own
+        budget; a picture that ends its worker is refused and the rest go on in a fresh one.
+
+        Raises:
+            Whatever else a worker raised (a bug, not a picture's fault).
+        """
+        outcomes: list = []
+        while len(outcomes) < len(pictures):
+            outcomes += self._answers(kind, pictures[len(outcomes) :])
+        for outcome in outcomes:
+            if isinstance(outcome, Exception) and not isinstance(outcome, PreprocessError):
+                raise outcome
+        return outcomes
+
+    def _answers(self, kind: str, pictures: list[tuple[ImageSource, str]]) -> list:
+        """Outcomes of the first of ``pictures`` one idle worker reads: all of them, or up to and including
+        the one that ended the worker (which is then replaced)."""
         if self._closed:
             raise RuntimeError("the decoding pool is closed")
-        worker = self._idle.get()
+        worker, outcomes, job = self._idle.get(), [], (kind, pictures, self.budget.cpu_seconds)
         try:
-            reply = self._ask(worker, (kind, source, name, self.budget.cpu_seconds))
+            for _, name in pictures:
+                reply = self._exchange(worker, name, job if not outcomes else None)
+                if reply[0] == "memory":
+                    raise self._memory_error(name)
+                outcomes.append(reply[1])
+        except DecodingBudgetError as error:
+            self._replace(worker)
+            return [*outcomes, error]
         except BaseException:
-            self._retire(worker)
-            self._idle.put(self._start())
+            self._replace(worker)
             raise
-        if reply[0] == "memory":
-            self._retire(worker)
-            self._idle.put(self._start())
-        else:
-            self._idle.put(worker)
-        if reply[0] == "ok":
-            return reply[1]
-        if reply[0] == "memory":
-            raise DecodingBudgetError(
-                f"{name} needs more memory to decode than the {self.budget.memory_bytes / 2**20:,.0f} MB "
-                "a picture may take; resize it first"
-            )
-        raise reply[1]
+        self._idle.put(worker)
+        return outcomes
 
-    def _ask(self, worker: _Worker, job: tuple) -> tuple:
-        """Send ``job`` and wait for the reply within the wall-clock budget; raise if the worker dies."""
-        name, budget = job[2], self.budget
+    def _replace(self, worker: _Worker) -> None:
+        self._retire(worker)
+        self._idle.put(self._start())
+
+    def _memory_error(self, name: str) -> DecodingBudgetError:
+        return DecodingBudgetError(
+            f"{name} needs more memory to decode than the {self.budget.memory_bytes / 2**20:,.0f} MB "
+            "a picture may take; resize it first"
+        )
+
+    def _exchange(self, worker: _Worker, name: str, job: tuple | None) -> tuple:
+        """Send ``job`` (unless None), then the worker's reply for the picture ``name`` within the wall-clock
+        budget; raise if the worker dies."""
+        budget = self.budget
         try:
-            worker.connection.send(job)
+            if job is not None:
+                worker.connection.send(job)
             if worker.connection.poll(budget.wall_seconds):
                 return worker.connection.recv()
             raise DecodingBudgetError(
