@@ -5,9 +5,11 @@ Three parts, one JSON report (``lab/reports/reading_benchmark.json``) and a sect
 - **Preprocessing**, before and after, in the same run: the frozen copy of the old preprocessing
   (``tests/reference_preprocess.py``) against ``digit_recog.reading.image``, per kind of picture of
   :mod:`lab.reading_corpus`, for the ink cleaning, the MNIST layout and the whole ``preprocess_array``; and
-  ``preprocess_image`` on the drawing page's PNG (decoding included).
-- **The request path** for that PNG: the multipart upload parsed by Starlette, decoding, preprocessing, the
-  model, the JSON body and its 28x28 preview PNG, and the whole request through FastAPI's ``TestClient``.
+  ``preprocess_image`` on the drawing page's 7 (decoding included), as a grey PNG and as the browser uploads
+  it (an RGBA PNG, every pixel opaque).
+- **The request path** for the browser's PNG: the multipart upload parsed by Starlette, decoding,
+  preprocessing, the model, the JSON body and its 28x28 preview PNG, and the whole request through FastAPI's
+  ``TestClient``.
 - **Runtimes**: Keras, ONNX Runtime and LiteRT (those installed; the exports are written to a temporary
   folder), each with :data:`digit_recog.reading.runtimes.SERVING_THREADS` and with its default threads, one
   picture a call: CPU ms per call with one caller and with several callers at once (threads), and reads/s.
@@ -45,7 +47,7 @@ from digit_recog.reading.decoding import decode, to_grayscale
 from digit_recog.reading.predict import load_trained_model, predict_digits, read_digit
 from digit_recog.web.app import create_app, png_data_url, reading_response
 from lab import paths, readme_blocks
-from lab.reading_corpus import corpus, page_drawing_png
+from lab.reading_corpus import corpus, page_canvas_png, page_drawing_png
 
 READING_BENCHMARK_PATH = paths.REPORTS_DIR / "reading_benchmark.json"
 DEPLOYMENT_DOC = config.PROJECT_ROOT / "docs" / "deployment.md"
@@ -120,20 +122,28 @@ def preprocessing_figures(per_kind: int, calls: int) -> dict:
         "before_ms": cpu_ms(lambda: old.preprocess_array(to_grayscale(decode(png, "drawing")[0])), calls * 4),
         "after_ms": cpu_ms(lambda: image.preprocess_image(png), calls * 4),
     }
+    canvas = page_canvas_png()
+    figures["preprocess_image, 280x280 canvas"] = {
+        "before_ms": cpu_ms(
+            lambda: old.preprocess_array(to_grayscale(decode(canvas, "canvas")[0])), calls * 4
+        ),
+        "after_ms": cpu_ms(lambda: image.preprocess_image(canvas), calls * 4),
+    }
     return figures
 
 
 def request_figures(model, calls: int) -> dict:
-    """CPU ms per request of each step of ``POST /api/predict`` for the page's drawing, and of the whole."""
-    png = page_drawing_png()
+    """CPU ms per request of each step of ``POST /api/predict`` for the page's drawing as the browser uploads
+    it (an RGBA PNG), and of the whole."""
+    png = page_canvas_png()
     body, content_type = _multipart(png)
-    gray = to_grayscale(decode(png, "drawing")[0])
+    gray = to_grayscale(decode(png, "drawing")[0], levels=True)  # as preprocess_image reads it
     digit_input = image.preprocess_array(gray)
     reading = read_digit(model, png)
     loop = asyncio.new_event_loop()
     steps = {
         "upload parsing": cpu_ms(lambda: loop.run_until_complete(_parse_upload(body, content_type)), calls),
-        "decoding": cpu_ms(lambda: to_grayscale(decode(png, "drawing")[0]), calls),
+        "decoding": cpu_ms(lambda: to_grayscale(decode(png, "drawing")[0], levels=True), calls),
         "preprocessing": cpu_ms(lambda: image.preprocess_array(gray), calls),
         "model": cpu_ms(lambda: predict_digits(model, digit_input), calls),
         "preview PNG": cpu_ms(lambda: png_data_url(reading.image), calls),
@@ -258,8 +268,13 @@ def markdown(report: dict) -> str:
     lines = ["| Picture | Size | Step | Before ms | After ms |", "| --- | --- | --- | --- | --- |"]
     for kind, row in report["preprocessing"].items():
         if "before_ms" in row:
+            picture = (
+                "page canvas PNG (RGBA, as uploaded)"
+                if kind.endswith("canvas")
+                else "page drawing PNG (grey)"
+            )
             lines.append(
-                f"| page drawing PNG | 280x280 | {kind.split(',')[0]} (decoding included) | "
+                f"| {picture} | 280x280 | {kind.split(',')[0]} (decoding included) | "
                 f"{row['before_ms']:.3f} | {row['after_ms']:.3f} |"
             )
             continue

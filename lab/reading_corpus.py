@@ -30,6 +30,14 @@ def page_drawing_png() -> bytes:
     return buffer.getvalue()
 
 
+def page_canvas_png() -> bytes:
+    """The same 7 as the browser uploads it: the canvas's PNG is RGBA, every pixel opaque."""
+    image = Image.open(io.BytesIO(page_drawing_png())).convert("RGBA")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def decoded(content: bytes | Image.Image) -> np.ndarray:
     """What ``preprocess_image`` hands to the preprocessing for a file or a Pillow image."""
     image, _ = decode(content if isinstance(content, Image.Image) else io.BytesIO(content), "corpus")

@@ -135,3 +135,38 @@ def test_a_drawing_costs_well_under_half_the_reference_cpu(pictures):
             step(drawing)
             spent[name] += time.process_time() - started
     assert spent["fast"] < 0.5 * spent["reference"], spent
+
+
+def picture_files() -> dict[str, bytes]:
+    """A drawn 7 saved in each 8-bit mode a user's file comes in, opaque and transparent."""
+    from digit_images import draw_digit, encode
+
+    seven = draw_digit("7")
+    transparent = seven.convert("RGBA")
+    transparent.putalpha(Image.eval(seven, lambda level: 255 - level))  # ink opaque, paper transparent
+    opaque_canvas = seven.convert("RGBA")  # what the drawing page's canvas uploads
+    return {
+        "grey PNG": encode(seven),
+        "colour JPEG": encode(seven.convert("RGB"), "JPEG"),
+        "canvas PNG, every pixel opaque": encode(opaque_canvas),
+        "PNG with transparent paper": encode(transparent),
+        "grey and alpha PNG": encode(seven.convert("LA")),
+        "palette GIF": encode(seven.convert("P"), "GIF"),
+        "1600x1000 PNG, reduced": encode(draw_digit("7", size=(1600, 1000))),
+    }
+
+
+@pytest.mark.parametrize("name", list(picture_files()))
+def test_files_read_as_uint8_levels_give_the_inputs_of_float_levels(name):
+    """``preprocess_image`` hands opaque 8-bit pictures to the preprocessing as uint8 grey levels:
+    the same 28x28 input as the float32 grey levels the reference reads."""
+    import io
+
+    from digit_recog.reading.decoding import decode, to_grayscale
+
+    content = picture_files()[name]
+    gray = to_grayscale(decode(io.BytesIO(content), name)[0], name)
+    assert gray.dtype == np.float32
+    assert_same_outcome(
+        reference_preprocess.preprocess_array(gray), reading_image.preprocess_image(content, name), name
+    )

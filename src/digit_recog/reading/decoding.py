@@ -294,12 +294,14 @@ def _short(error: Exception) -> str:
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
-def to_grayscale(image: Image.Image, name: str | None = None) -> np.ndarray:
+def to_grayscale(image: Image.Image, name: str | None = None, levels: bool = False) -> np.ndarray:
     """Grayscale pixels of any Pillow image as a float32 array on a 0-255 scale.
 
     Transparent areas are composited onto white (or onto black when the opaque pixels are light, so a
     white digit on a transparent background stays visible); 16- and 32-bit images are rescaled.
-    Images larger than ``WORKING_SIZE`` on their longer side are reduced (antialiased).
+    Images larger than ``WORKING_SIZE`` on their longer side are reduced (antialiased). With ``levels``,
+    an 8-bit picture that needs neither comes back as its uint8 grey levels instead, the same values
+    without the conversion (the preprocessing reads those from their histogram).
 
     Raises:
         ImageReadError: for a pixel mode without grey levels, or pixels that are NaN or infinite.
@@ -316,16 +318,25 @@ def to_grayscale(image: Image.Image, name: str | None = None) -> np.ndarray:
                 "expected finite grey levels"
             )
         gray = _high_depth_to_grayscale(values)
-    elif image.mode in ("RGBA", "LA", "PA", "RGBa"):
-        gray = _composite_transparency(image.convert("RGBA"))
     else:
-        gray = np.asarray(image.convert("L"), dtype=np.float32)
+        gray = _eight_bit_grayscale(image, levels and max(image.size) <= WORKING_SIZE)
     height, width = gray.shape
     if max(height, width) > WORKING_SIZE:
         scale = WORKING_SIZE / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         gray = np.asarray(Image.fromarray(gray, mode="F").resize(size, Image.Resampling.BOX))
     return gray
+
+
+def _eight_bit_grayscale(image: Image.Image, levels: bool) -> np.ndarray:
+    """The grey levels of an 8-bit image, transparency composited: float32, or uint8 with ``levels`` when
+    nothing is transparent (a canvas's drawing: every pixel opaque, so the grey levels are the picture's)."""
+    if image.mode in ("RGBA", "LA", "PA", "RGBa"):
+        image = image.convert("RGBA")
+        if image.getchannel("A").getextrema() != (255, 255):
+            return _composite_transparency(image)
+    gray = np.asarray(image.convert("L"))
+    return gray if levels else gray.astype(np.float32)
 
 
 def _composite_transparency(rgba: Image.Image) -> np.ndarray:

@@ -619,7 +619,7 @@ def preprocess_image(source: ImageSource, name: str | None = None) -> np.ndarray
         ImageReadError, ImageTooLargeError, NoDigitFoundError: each with a message naming the image.
     """
     shown = shown_name(source, name)
-    gray, size = _read_grayscale(source, shown)
+    gray, size = _read_grayscale(source, shown, levels=True)
     return _naming_the_image(preprocess_array, gray, shown, size)
 
 
@@ -735,10 +735,13 @@ def _cheapest_cut(strokes: np.ndarray, low: int, high: int) -> tuple[np.ndarray,
     return path + low, float(ink[np.arange(len(ink)), path].sum())
 
 
-def _read_grayscale(source: ImageSource, shown: str) -> tuple[np.ndarray, tuple[int, int]]:
-    """The picture's grey levels through the gate, and its size as the file declared it."""
+def _read_grayscale(
+    source: ImageSource, shown: str, levels: bool = False
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The picture's grey levels through the gate (see :func:`to_grayscale` for ``levels``), and its size
+    as the file declared it."""
     image, size = decode(source, shown)
-    return to_grayscale(image, shown), size
+    return to_grayscale(image, shown, levels), size
 
 
 def _naming_the_image(step, gray: np.ndarray, shown: str, size: tuple[int, int]):
