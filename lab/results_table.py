@@ -280,7 +280,11 @@ def main(argv: list[str] | None = None) -> int:
             args.reports_dir or config.REPORTS_DIR,
             args.lab_reports_dir or args.reports_dir or lab_paths.REPORTS_DIR,
         )
-    rendered = render(load_reports(paths))
+    try:
+        rendered = render(load_reports(paths))
+    except (MissingArtifactError, ValueError) as error:  # names the report and what writes it
+        print(f"results_table: error: {error}", file=sys.stderr)
+        return 2
     stale = differences(readme_blocks.read_block(args.readme, RESULTS_START, RESULTS_END), rendered)
     if not stale:
         print(f"{shown_path(args.readme)}: the Results table already matches the reports")

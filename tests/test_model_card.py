@@ -106,3 +106,11 @@ def test_the_card_states_the_version_recipe_results_and_limits():
 
 def test_the_committed_card_and_version_are_current():
     assert model_card.update(check=True) == 0
+
+
+def test_a_missing_report_is_named_without_a_traceback(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(config, "OTHER_WRITERS_PATH", tmp_path / "other_writers.json")
+    assert model_card.main(["--check"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("model_card: error: ") and "other_writers.json does not exist yet" in error
+    assert "08_robustness.ipynb" in error and "Traceback" not in error

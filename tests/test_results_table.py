@@ -177,6 +177,15 @@ def test_a_missing_report_names_the_file_and_what_writes_it(project, name, write
         results_table.load_reports(paths)
 
 
+def test_main_names_a_missing_report_without_a_traceback(project, capsys):
+    readme_path, folder = project
+    results_table.ReportPaths.under(folder).metrics.unlink()
+    assert results_table.main(["--readme", str(readme_path), "--reports-dir", str(folder)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("results_table: error: ") and "metrics.json does not exist yet" in error
+    assert "Traceback" not in error
+
+
 def test_a_report_without_a_needed_key_names_the_file_and_the_key(tmp_path):
     reports = fake_reports()
     del reports["metrics"]["test_errors"]

@@ -18,7 +18,15 @@ from pathlib import Path
 import pandas as pd
 
 from digit_recog import __version__, config
-from digit_recog.artifacts import atomic_path, file_sha256, parse_json, read_json, shown_path, write_json
+from digit_recog.artifacts import (
+    MissingArtifactError,
+    atomic_path,
+    file_sha256,
+    parse_json,
+    read_json,
+    shown_path,
+    write_json,
+)
 
 UNVERSIONED = "unversioned"
 
@@ -309,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     check = parser.parse_args(argv).check
     try:
         return update(check=check)
-    except ValueError as error:  # a damaged record or report, named in the message
+    except (ValueError, MissingArtifactError) as error:  # a damaged or missing record or report, named
         print(f"model_card: error: {error}", file=sys.stderr)
         return 2
 
