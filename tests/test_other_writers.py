@@ -183,3 +183,6 @@ def test_a_mix_records_how_much_of_each_set_it_holds():
     assert len(images) == training.counts["optdigits"]["val_images"] and labels.max() <= 9
     described = training_sets.describe(training.counts)
     assert described.startswith("MNIST (50 images) and 30 other writers: optdigits (30 writers")
+    table = training_sets.counts_table(training.counts)  # as 03_train shows it: whole numbers, no NaN
+    assert table.loc["mnist"].tolist() == [50, 5000, 1, "-"]
+    assert table.loc["optdigits", "writers"] == 30 and "." not in table.to_string()

@@ -149,8 +149,11 @@ def test_floors_stop_the_shipped_model_only_and_none_switches_them_off(project, 
     monkeypatch.delenv(runs.BATCH_RUN_VARIABLE, raising=False)
     quick = runs.run_paths("quick")
     assert not runs.floors_strict(quick) and runs.floors_strict(runs.shipped())
-    assert runs.check_floor("test accuracy", 0.51, None, strict=True)
-    assert not runs.check_floor("test accuracy", 0.51, 0.993, strict=runs.floors_strict(quick))
+    runs.check_floor("test accuracy", 0.51, None, strict=True)
+    assert capsys.readouterr().out == ""
+    runs.check_floor("test accuracy", 0.9951, 0.993, strict=True)
+    assert capsys.readouterr().out == "test accuracy 0.9951 clears its floor of 0.993\n"
+    runs.check_floor("test accuracy", 0.51, 0.993, strict=runs.floors_strict(quick))
     assert "below the floor 0.993" in capsys.readouterr().out
     with pytest.raises(runs.FloorError, match="test accuracy 0.5100 is below the floor 0.993"):
         runs.check_floor("test accuracy", 0.51, 0.993, strict=runs.floors_strict(runs.shipped()))

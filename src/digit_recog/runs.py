@@ -288,20 +288,23 @@ class FloorError(AssertionError):
     """A score of the shipped model below the floor it must clear."""
 
 
-def check_floor(what: str, value: float, floor: float | None, strict: bool) -> bool:
-    """Whether ``value`` clears ``floor`` (always, for a floor of None).
+def check_floor(what: str, value: float, floor: float | None, strict: bool) -> None:
+    """Say whether ``value`` clears ``floor`` (a floor of None is switched off, and says nothing).
 
     Raises:
         FloorError: below the floor when ``strict`` (the shipped model, and ``make run``); for any other run
             a line says so, and the notebook goes on.
     """
-    if floor is None or value >= floor:
-        return True
-    message = f"{what} {value:.4f} is below the floor {floor}"
+    if floor is None:
+        return
+    shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+    if value >= floor:
+        print(f"{what} {shown} clears its floor of {floor}")
+        return
+    message = f"{what} {shown} is below the floor {floor}"
     if strict:
         raise FloorError(f"{message} (set it to None to switch the floor off)")
     print(f"note: {message}; floors guard only the shipped model, so this run goes on")
-    return False
 
 
 def floors_strict(run: RunPaths) -> bool:

@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from digit_recog import config, data, other_writers
 
@@ -147,6 +148,13 @@ def validation_parts(training_sets, split_path=config.SPLIT_PATH) -> dict[str, t
         else:
             parts[name] = other_writers_validation(name)
     return parts
+
+
+def counts_table(counts: dict[str, dict]) -> pd.DataFrame:
+    """What each set gives, one row a set: training and validation images, how often each training digit is
+    drawn, and the training writers ("-" for MNIST, whose files do not say who wrote what)."""
+    table = pd.DataFrame.from_dict(counts, orient="index").astype("Int64").astype(object)
+    return table.where(table.notna(), "-")
 
 
 def describe(counts: dict[str, dict]) -> str:
