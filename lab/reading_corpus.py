@@ -4,8 +4,9 @@
 Every kind of picture the reader meets: the drawing page's 7, drawn digits in every style and hand, the
 non-digits (scribbles, letters, noise: most are refused), MNIST digits as they are, perturbed, scanned and
 photographed at a megapixel, and the other writers' pen paths and bitmaps. Arrays that come through
-:func:`digit_recog.reading.decoding.to_grayscale` are float32, as ``preprocess_image`` sees them; the rest
-uint8, as ``preprocess_batch`` sees them.
+:func:`digit_recog.reading.decoding.to_grayscale` are as ``preprocess_image`` sees them (uint8 for opaque
+8-bit pictures, float32 for those reduced to the working size); the rest uint8, as ``preprocess_batch`` sees
+them.
 """
 
 import io
@@ -41,7 +42,7 @@ def page_canvas_png() -> bytes:
 def decoded(content: bytes | Image.Image) -> np.ndarray:
     """What ``preprocess_image`` hands to the preprocessing for a file or a Pillow image."""
     image, _ = decode(content if isinstance(content, Image.Image) else io.BytesIO(content), "corpus")
-    return to_grayscale(image, "corpus")
+    return to_grayscale(image, "corpus", levels=True)
 
 
 def scan(mnist_image: np.ndarray, scale: int = 5, seed: int = 0) -> np.ndarray:

@@ -338,12 +338,19 @@ def digit_strokes(ink: np.ndarray) -> np.ndarray:
     Blobs of such pixels whose total ink is under ``SPECK_FRACTION`` of the heaviest blob's are noise.
     """
     core = ink >= STROKE_LEVEL
-    labels, count = ndimage.label(core, structure=np.ones((3, 3)))
+    box = _box(core)
+    if box is None:
+        return core
+    # Only the box of the stroke pixels is labelled (a photo's faint noise can make the window far larger):
+    # its blobs, their numbering and each blob's sum, added in the same order, are those of the whole window.
+    labels, count = ndimage.label(core[box], structure=np.ones((3, 3)))
     if count <= 1:
         return core
-    masses = ndimage.sum_labels(ink, labels, index=np.arange(1, count + 1))
+    masses = ndimage.sum_labels(ink[box], labels, index=np.arange(1, count + 1))
     keep = np.concatenate([[False], masses >= SPECK_FRACTION * masses.max()])
-    return keep[labels]
+    strokes = np.zeros_like(core)
+    strokes[box] = keep[labels]
+    return strokes
 
 
 def _keep_near_strokes(ink: np.ndarray, strokes: np.ndarray) -> np.ndarray:
