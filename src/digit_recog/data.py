@@ -12,9 +12,11 @@ from digit_recog import config
 from digit_recog.artifacts import atomic_path, require
 
 MNIST = "mnist"
-# What a model can learn from: MNIST's training split and the training writers of the two other-writer sets
-# (``digit_recog.other_writers``); ``digit_recog.training_sets`` loads them.
-TRAINING_SETS = (MNIST, "pendigits", "optdigits")
+DRAWN_STYLES = "drawn_styles"
+# What a model can learn from: MNIST's training split, the training writers of the two other-writer sets
+# (``digit_recog.other_writers``) and digits the project draws in styles MNIST lacks
+# (``digit_recog.drawn_styles``); ``digit_recog.training_sets`` loads them.
+TRAINING_SETS = (MNIST, "pendigits", "optdigits", DRAWN_STYLES)
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 

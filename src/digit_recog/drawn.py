@@ -1,12 +1,13 @@
-"""Pictures drawn stroke by stroke, for evaluation only: digits in other writers' styles, and non-digits.
+"""Pictures drawn stroke by stroke: digits in other writers' styles, and non-digits, to measure with.
 
 The **styles set** draws each digit the way people outside MNIST's American writers often do (a crossed 7,
 a 1 with a long flag or a foot, an open 4, a flat-topped 3, a 9 with a curled tail) and the plain way, with
 strong slant, very thin or very thick strokes, each by several "hands" (random jitter, size and proportions),
 dark ink on a white 280x280 canvas like the drawing page. The **non-digit set** holds letters rendered in the
 fonts that ship with matplotlib, scribbles, shapes and near-blank noise. Both go through
-:mod:`digit_recog.reading.image` like any picture a user brings. Neither is ever used to train or to choose:
-they only measure.
+:mod:`digit_recog.reading.image` like any picture a user brings. The styles set and the non-digits'
+evaluation part are never used to train or to choose: they only measure (outlier exposure trains on the
+non-digits' training part, and :mod:`digit_recog.drawn_styles` draws digits of its own to train on).
 """
 
 import functools
@@ -18,15 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digit_recog.reading.image import preprocess_batch
-
-CANVAS = 280
-Stroke = list[tuple[float, float]]  # points in a unit box, x to the right, y down
-
-
-def arc(cx: float, cy: float, rx: float, ry: float, start: float, stop: float, points: int = 24) -> Stroke:
-    """Points along an ellipse from angle ``start`` to ``stop`` (degrees; 0 = right, 90 = down)."""
-    angles = np.radians(np.linspace(start, stop, points))
-    return [(cx + rx * np.cos(a), cy + ry * np.sin(a)) for a in angles]
+from digit_recog.strokes import CANVAS, Stroke, arc, draw
 
 
 def _strokes(*parts: Stroke) -> list[Stroke]:
@@ -95,32 +88,6 @@ def outlier_exposure_images(count: int, seed: int = 1) -> np.ndarray:
     images = images[found][:count]
     images.setflags(write=False)
     return images
-
-
-def draw(strokes: list[Stroke], rng: np.random.Generator, slant: float = 0.0, width: int = 14) -> np.ndarray:
-    """One picture of ``strokes`` by a random hand: jittered, resized, slanted by ``slant``, ``width`` px."""
-    height = rng.uniform(140, 210)
-    aspect = rng.uniform(0.5, 0.85)
-    wobble = rng.normal(0, 0.04, size=(2, 3))  # a smooth per-hand distortion, not noise on every point
-    tilt = np.radians(rng.normal(0, 6))
-    left, top = rng.uniform(35, 245 - height * aspect), rng.uniform(25, 255 - height)
-    image = Image.new("L", (CANVAS, CANVAS), 255)
-    pen = ImageDraw.Draw(image)
-    for stroke in strokes:
-        points = []
-        for x, y in stroke:
-            x += wobble[0] @ (1, x, y) + rng.normal(0, 0.012)
-            y += wobble[1] @ (1, x, y) + rng.normal(0, 0.012)
-            x += slant * (0.5 - y)
-            x, y = (
-                0.5 + (x - 0.5) * np.cos(tilt) - (y - 0.5) * np.sin(tilt),
-                0.5 + (x - 0.5) * np.sin(tilt) + (y - 0.5) * np.cos(tilt),
-            )
-            points.append((left + x * height * aspect, top + y * height))
-        pen.line(points, fill=0, width=width, joint="curve")
-        for px, py in (points[0], points[-1]):
-            pen.ellipse((px - width / 2, py - width / 2, px + width / 2, py + width / 2), fill=0)
-    return np.asarray(image)
 
 
 def styles_set(hands_per_style: int = 12, seed: int = 2026) -> DrawnSet:

@@ -1,9 +1,10 @@
-"""Which digits a model learns from: MNIST's training split and the other-writer sets' training writers.
+"""Which digits a model learns from: MNIST's training split, the other-writer sets' training writers and
+digits the project draws in styles MNIST lacks.
 
 Each set gives a training part and a validation part. MNIST's come from the split ``02_preprocess`` saves;
 each other-writer training file is split the same way (stratified, seeded), before any picture is drawn, so
-that no digit of the validation part is ever trained on in any rendering. The other sets' test writers never
-enter here.
+that no digit of the validation part is ever trained on in any rendering; the drawn styles' parts are drawn
+from seeds of their own. The other sets' test writers never enter here.
 """
 
 import functools
@@ -12,13 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from digit_recog import config, data, other_writers
+from digit_recog import config, data, drawn_styles, other_writers
 
 MNIST = data.MNIST
+DRAWN_STYLES = data.DRAWN_STYLES
 # How often each training digit of a set is drawn per epoch's data, each copy at its own random pen width or
 # blur: twice for pen paths (a point more of pendigits' validation accuracy than once, for 0.04 points of
 # MNIST's, one seed: lab/ablations/many_writers_validation.py) and for the smaller bitmap file.
-COPIES = {MNIST: 1, "pendigits": 2, "optdigits": 2}
+COPIES = {MNIST: 1, "pendigits": 2, "optdigits": 2, DRAWN_STYLES: 1}
 OTHER_WRITERS_VALIDATION_FRACTION = 0.1
 RENDERING_SEED = 2026  # the pen widths and blurs of the training pictures
 
@@ -70,7 +72,7 @@ def load_training_data(
 
 def _counts(name: str, part: tuple) -> dict:
     counts = {"train_images": len(part[0]), "val_images": len(part[2]), "copies": COPIES[name]}
-    if name != MNIST:
+    if name not in (MNIST, DRAWN_STYLES):
         counts["writers"] = other_writers.writers(name, "training")
     return counts
 
@@ -81,7 +83,17 @@ def _set_parts(name: str, split_path, train_subset: int | None):
         train_indices, val_indices = data.load_split(split_path)
         train_indices = train_indices[:train_subset] if train_subset else train_indices
         return images[train_indices], labels[train_indices], images[val_indices], labels[val_indices]
+    if name == DRAWN_STYLES:
+        return (*drawn_styles_part("training", train_subset), *drawn_styles_part("validation"))
     return other_writers_parts(name, train_subset)
+
+
+@functools.cache
+def drawn_styles_part(part: str, train_subset: int | None = None):
+    """``(images, labels)`` of the drawn styles' ``"training"`` or ``"validation"`` part as the reader sees
+    them, the first ``train_subset`` pictures when given; read-only, made once per process."""
+    pictures, labels, _ = drawn_styles.drawn_styles(part)
+    return _read_only(*other_writers.in_mnist_layout(pictures[:train_subset], labels[:train_subset]))
 
 
 def other_writers_parts(name: str, train_subset: int | None = None, copies: int | None = None):
@@ -145,6 +157,8 @@ def validation_parts(training_sets, split_path=config.SPLIT_PATH) -> dict[str, t
             (images, labels), _ = data.load_mnist()
             _, val_indices = data.load_split(split_path)
             parts[name] = (images[val_indices], labels[val_indices])
+        elif name == DRAWN_STYLES:
+            parts[name] = drawn_styles_part("validation")
         else:
             parts[name] = other_writers_validation(name)
     return parts
@@ -159,15 +173,18 @@ def counts_table(counts: dict[str, dict]) -> pd.DataFrame:
 
 def describe(counts: dict[str, dict]) -> str:
     """What a model learned from, in words: "MNIST (55,000 images) and 60 other writers: pendigits (30
-    writers, 6,745 images), optdigits (30 writers, 3,480 images)"."""
-    mnist = f"MNIST ({counts[MNIST]['train_images']:,} images)" if MNIST in counts else ""
-    others = {name: part for name, part in counts.items() if name != MNIST}
-    if not others:
-        return mnist
-    listed = ", ".join(
-        f"{name} ({part['writers']} writers, {part['train_images']:,} images)"
-        for name, part in others.items()
-    )
-    writers = sum(part["writers"] for part in others.values())
-    joined = f"{writers} other writers: {listed}"
-    return f"{mnist} and {joined}" if mnist else joined
+    writers, 6,745 images), optdigits (30 writers, 3,480 images); and 4,140 digits drawn in styles MNIST
+    lacks"."""
+    parts = [f"MNIST ({counts[MNIST]['train_images']:,} images)"] if MNIST in counts else []
+    others = {name: part for name, part in counts.items() if "writers" in part}
+    if others:
+        listed = ", ".join(
+            f"{name} ({part['writers']} writers, {part['train_images']:,} images)"
+            for name, part in others.items()
+        )
+        parts.append(f"{sum(part['writers'] for part in others.values())} other writers: {listed}")
+    text = " and ".join(parts)
+    if DRAWN_STYLES in counts:
+        drawn = f"{counts[DRAWN_STYLES]['train_images']:,} digits drawn in styles MNIST lacks"
+        text = f"{text}{'; and' if others else ' and'} {drawn}" if text else drawn
+    return text
