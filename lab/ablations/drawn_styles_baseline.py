@@ -1,10 +1,10 @@
 """Validation-only: how a trained model reads the drawn styles' validation part, family by family.
 
-The reference for the ``drawn_styles`` variant of ``lab.ablations.many_writers_validation``: the shipped model
+The reference for the ``drawn_*`` variants of ``lab.ablations.many_writers_validation``: the shipped model
 (or any ``.keras`` file with its thresholds) on the flagged 1s, crossed 7s, open 4s and curled 9s that
 ``digit_recog.drawn_styles`` draws for validation; accuracy, and the share of each verdict. One JSON line:
 
-    .venv/bin/python -m lab.ablations.drawn_styles_baseline [MODEL]
+    .venv/bin/python -m lab.ablations.drawn_styles_baseline [MODEL] >> lab/reports/drawn_styles_baseline.jsonl
 """
 
 import json
