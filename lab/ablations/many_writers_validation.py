@@ -17,17 +17,17 @@ For ``drawn_styles`` (the shipped ``wider`` recipe plus the digits ``digit_recog
 written before its run: adopt it only if MNIST's validation accuracy falls by less than 0.05 points from
 ``wider``'s, pendigits' and optdigits' by no more than one digit each, and the drawn styles' validation part
 is read at least 2 points better than by the shipped model (``lab.ablations.drawn_styles_baseline``,
-``lab/reports/drawn_styles_baseline.jsonl``). It failed (MNIST -0.08, pendigits -1.07 points). For ``drawn_ones_and_sevens`` (only the 1s and 7s of the
-drawn styles' training part: the shipped model already read the drawn 4s and 9s), written before its run:
-the same rule. It failed on pendigits alone (-0.40 points, three digits; MNIST +0.02, optdigits -1 digit).
-Since one seed moved pendigits' validation accuracy by up to 0.8 points between the variants above, a second
-seed (43) of ``wider`` and ``drawn_ones_and_sevens``, the rule written before those runs: adopt it only if,
-over seeds 42 and 43, its mean MNIST validation accuracy is at least ``wider``'s minus 0.05 points and its
-mean pendigits' and optdigits' are no more than one digit (0.13 and 0.52 points) below ``wider``'s.
-It failed again on pendigits (mean -0.40 points): more of pendigits' 1s, whose long flags rise gently, were
-read as 7. For ``drawn_ones`` (only the drawn 1s, no level-barred 7s), written before its runs: the same
-two-seed rule, and the drawn styles' validation part read at least 2 points better than by the shipped model.
-It failed too (means: MNIST -0.07, pendigits -0.47 points).
+``lab/reports/drawn_styles_baseline.jsonl``). It failed (MNIST -0.08, pendigits -1.07 points). For
+``drawn_ones_and_sevens`` (only the 1s and 7s of the drawn styles' training part: the shipped model already
+read the drawn 4s and 9s), written before its run: the same rule. It failed on pendigits alone (-0.40 points,
+three digits; MNIST +0.02, optdigits -1 digit). Since one seed moved pendigits' validation accuracy by up to
+0.8 points between the variants above, a second seed (43) of ``wider`` and ``drawn_ones_and_sevens``, the rule
+written before those runs: adopt it only if, over seeds 42 and 43, its mean MNIST validation accuracy is at
+least ``wider``'s minus 0.05 points and its mean pendigits' and optdigits' are no more than one digit (0.13
+and 0.52 points) below ``wider``'s. It failed again on pendigits (mean -0.40 points): more of pendigits' 1s,
+whose long flags rise gently, were read as 7. For ``drawn_ones`` (only the drawn 1s, no level-barred 7s),
+written before its runs: the same two-seed rule, and the drawn styles' validation part read at least 2 points
+better than by the shipped model. It failed too (means: MNIST -0.07, pendigits -0.47 points).
 """
 
 import json
