@@ -28,6 +28,9 @@ and 0.52 points) below ``wider``'s. It failed again on pendigits (mean -0.40 poi
 whose long flags rise gently, were read as 7. For ``drawn_ones`` (only the drawn 1s, no level-barred 7s),
 written before its runs: the same two-seed rule, and the drawn styles' validation part read at least 2 points
 better than by the shipped model. It failed too (means: MNIST -0.07, pendigits -0.47 points).
+For ``few_drawn_ones`` (the first 500 of those drawn 1s instead of all 1,341: the drawn pictures weighed
+less), written before its runs: the same two-seed rule, and the drawn styles' validation part read at least
+2 points better than by the shipped model.
 """
 
 import json
@@ -53,13 +56,17 @@ VARIANTS = {
     "drawn_styles": ("many_writers", {"pendigits": 2, "optdigits": 2}),
     "drawn_ones_and_sevens": ("many_writers", {"pendigits": 2, "optdigits": 2}),
     "drawn_ones": ("many_writers", {"pendigits": 2, "optdigits": 2}),
+    "few_drawn_ones": ("many_writers", {"pendigits": 2, "optdigits": 2}),
 }
 # The drawn styles' families each variant trains on (its validation part is always scored whole).
 DRAWN_VARIANTS = {
     "drawn_styles": None,
     "drawn_ones_and_sevens": ("1 with a flag", "1, plain", "7, level bar, crossed or not"),
     "drawn_ones": ("1 with a flag", "1, plain"),
+    "few_drawn_ones": ("1 with a flag", "1, plain"),
 }
+# How many of the chosen drawn pictures a variant keeps (the first ones; all when not given).
+DRAWN_PICTURES = {"few_drawn_ones": 500}
 VARIANT_CHANGES = {
     "epochs_16": {"train": {"epochs": 16}},
     "wider": {"model": {"filters": (48, 96, 160), "dense_units": (384,)}},
@@ -101,8 +108,11 @@ def main(variant: str, seed: int, save_to: str | None = None) -> dict:
         name: training_sets.other_writers_parts(name, None, copies[name]) for name in sets if name in copies
     }
     if variant in DRAWN_VARIANTS:
+        drawn_images, drawn_labels = _drawn_training(DRAWN_VARIANTS[variant])
+        kept = DRAWN_PICTURES.get(variant)
         parts[training_sets.DRAWN_STYLES] = (
-            *_drawn_training(DRAWN_VARIANTS[variant]),
+            drawn_images[:kept],
+            drawn_labels[:kept],
             *training_sets.drawn_styles_part("validation"),
         )
     mnist = training_sets.load_training_data([training_sets.MNIST])

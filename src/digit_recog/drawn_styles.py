@@ -6,9 +6,10 @@ in MNIST, and the two other-writer sets hold few of them. This module draws them
 hand (:func:`digit_recog.strokes.draw`: jitter, size, proportions, tilt, pen width), beside the shapes that
 must stay apart from them: a 7's bar is near level, a 1's flag falls steeply. The families are not the fixed
 templates of the evaluation-only styles set (:data:`digit_recog.drawn.STYLES`), but they cover the same
-styles, so that set no longer measures styles the model never saw.
+styles, so for a model trained on them that set no longer measures styles it never saw. The shipped model
+is not (docs/honest_reading.md).
 
-The training and validation parts come from different seeds, and neither ever includes a test writer.
+The training and validation parts are drawn from seeds of their own.
 """
 
 import functools
