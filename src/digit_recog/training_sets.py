@@ -173,7 +173,7 @@ def counts_table(counts: dict[str, dict]) -> pd.DataFrame:
 
 def describe(counts: dict[str, dict]) -> str:
     """What a model learned from, in words: "MNIST (55,000 images) and 60 other writers: pendigits (30
-    writers, 6,745 images), optdigits (30 writers, 3,480 images); and 4,140 digits drawn in styles MNIST
+    writers, 6,745 images), optdigits (30 writers, 3,480 images); and 4,600 digits drawn in styles MNIST
     lacks"."""
     parts = [f"MNIST ({counts[MNIST]['train_images']:,} images)"] if MNIST in counts else []
     others = {name: part for name, part in counts.items() if "writers" in part}
