@@ -93,7 +93,8 @@ def drawn_styles_part(part: str, train_subset: int | None = None):
     """``(images, labels)`` of the drawn styles' ``"training"`` or ``"validation"`` part as the reader sees
     them, the first ``train_subset`` pictures when given; read-only, made once per process."""
     pictures, labels, _ = drawn_styles.drawn_styles(part)
-    return _read_only(*other_writers.in_mnist_layout(pictures[:train_subset], labels[:train_subset]))
+    kept = train_subset or None  # 0 keeps all, as it does for the other sets
+    return _read_only(*other_writers.in_mnist_layout(pictures[:kept], labels[:kept]))
 
 
 def other_writers_parts(name: str, train_subset: int | None = None, copies: int | None = None):
