@@ -20,6 +20,11 @@ shared, and on a busy machine that, more than the server, sets the numbers. The 
     python -m lab.load_test                          # 200 clients, 60 s (about a minute of both cores)
     python -m lab.load_test --clients 20 --duration 5 --output /tmp/load.json   # a smoke run
     python -m lab.load_test --only-good --output /tmp/good.json                  # drawings only
+    python -m lab.load_test --only-good --page-layout --output /tmp/layout.json  # as the page sends them
+
+With ``--page-layout`` each drawing goes as the drawing page sends it: with its 28x28 layout beside the
+picture (``reading.image.preprocess_image`` of it, what the page's reader.js computes), which the server
+checks and reads instead of decoding and cleaning the picture.
 """
 
 import argparse
@@ -44,6 +49,7 @@ from PIL import Image, ImageDraw
 
 from digit_recog import config
 from digit_recog.artifacts import shown_path, write_json
+from digit_recog.reading.image import preprocess_image
 from lab import paths
 
 LOAD_TEST_PATH = paths.REPORTS_DIR / "load_test.json"
@@ -69,6 +75,7 @@ class Payload:
     label: str
     content: bytes
     filename: str
+    layout: bytes | None = None  # the 28x28 the page would send beside a drawing
 
 
 def encoded(image: Image.Image, image_format: str = "PNG", **options) -> bytes:
@@ -87,14 +94,14 @@ def drawn_digit(seed: int) -> Image.Image:
     return image
 
 
-def payloads() -> list[Payload]:
-    """The files of the mix, made once."""
+def payloads(page_layout: bool = False) -> list[Payload]:
+    """The files of the mix, made once; with ``page_layout``, each drawing with its 28x28 layout."""
     noise = np.random.default_rng(0).integers(0, 256, (280, 280), dtype=np.uint8)
     nan_pixels = np.asarray(drawn_digit(0), dtype=np.float32)
     nan_pixels[5, 5] = np.nan
     good_png = encoded(drawn_digit(0))
     return [
-        *[Payload("good", "digit", encoded(drawn_digit(seed)), f"digit{seed}.png") for seed in range(8)],
+        *[_drawing(seed, page_layout) for seed in range(8)],
         Payload("bad", "not an image", b"this is not an image, only text\n" * 10, "fake.png"),
         Payload("bad", "truncated png", good_png[: len(good_png) // 2], "cut.png"),
         Payload(
@@ -112,6 +119,12 @@ def payloads() -> list[Payload]:
             "rgba.png",
         ),
     ]
+
+
+def _drawing(seed: int, page_layout: bool) -> Payload:
+    content = encoded(drawn_digit(seed))
+    layout = preprocess_image(content).tobytes() if page_layout else None
+    return Payload("good", "digit", content, f"digit{seed}.png", layout)
 
 
 def client_address(index: int) -> str:
@@ -178,11 +191,10 @@ async def post(client: httpx2.AsyncClient, payload: Payload) -> tuple[int | str,
     """Status (or the transport error's name), seconds taken, and the Retry-After header."""
     started = time.monotonic()
     try:
-        response = await client.post(
-            "/api/predict",
-            files={"image": (payload.filename, payload.content, "application/octet-stream")},
-            timeout=REQUEST_TIMEOUT_S,
-        )
+        files = {"image": (payload.filename, payload.content, "application/octet-stream")}
+        if payload.layout is not None:
+            files["layout"] = ("layout.raw", payload.layout, "application/octet-stream")
+        response = await client.post("/api/predict", files=files, timeout=REQUEST_TIMEOUT_S)
     except httpx2.TimeoutException:
         return "timeout", time.monotonic() - started, ""
     except httpx2.TransportError as error:
@@ -261,10 +273,16 @@ def summarise(records: list, duration_s: float) -> dict:
 
 
 async def run_load(
-    port: int, server: subprocess.Popen, clients: int, duration_s: float, seed: int, only_good: bool
+    port: int,
+    server: subprocess.Popen,
+    clients: int,
+    duration_s: float,
+    seed: int,
+    only_good: bool,
+    page_layout: bool = False,
 ) -> dict:
     mix: dict[str, list[Payload]] = {}
-    for payload in payloads():
+    for payload in payloads(page_layout):
         if payload.kind == "good" or not only_good:
             mix.setdefault(payload.kind, []).append(payload)
     stalling = 0 if only_good else STALLING_CLIENTS
@@ -352,6 +370,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=LOAD_TEST_PATH, help="report (default: %(default)s)")
     parser.add_argument("--only-good", action="store_true", help="post good drawings only, no stalled bodies")
     parser.add_argument(
+        "--page-layout", action="store_true", help="send each drawing with its 28x28 layout, as the page does"
+    )
+    parser.add_argument(
         "--program",
         type=Path,
         default=Path(sys.executable).with_name("digit-recog"),
@@ -366,7 +387,15 @@ def main(argv: list[str] | None = None) -> dict:
     server = start_server(port, arguments.model, arguments.program)
     try:
         summary = asyncio.run(
-            run_load(port, server, arguments.clients, arguments.duration, arguments.seed, arguments.only_good)
+            run_load(
+                port,
+                server,
+                arguments.clients,
+                arguments.duration,
+                arguments.seed,
+                arguments.only_good,
+                arguments.page_layout,
+            )
         )
     finally:
         server.terminate()
@@ -375,6 +404,7 @@ def main(argv: list[str] | None = None) -> dict:
         "clients": arguments.clients,
         "stalling_clients": 0 if arguments.only_good else STALLING_CLIENTS,
         "mix": {"good": 1.0} if arguments.only_good else MIX,
+        "page_layout": arguments.page_layout,
         "cpu_count": os.cpu_count(),
         **summary,
         "goals": GOALS,

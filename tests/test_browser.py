@@ -6,6 +6,8 @@ Playwright; no browser is downloaded. Without Chromium the tests skip, unless
 ``DIGIT_RECOG_SCREENSHOT=path.png`` a screenshot of the page after drawing a 7 is saved there.
 """
 
+import base64
+import io
 import os
 import socket
 import subprocess
@@ -15,9 +17,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from digit_images import SHIPPED_MODEL, draw_digit, needs_shipped_model
+from digit_recog.reading.predict import load_trained_model, read_digit
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -123,8 +128,8 @@ def page(browser, server_url):
     context.close()
 
 
-def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
-    """Draw with the mouse, one stroke at a time, as a person would.
+def draw(page, strokes: list[list[tuple[float, float]]]) -> dict:
+    """Draw with the mouse, one stroke at a time, as a person would; the server's answer to the last stroke.
 
     Lifting the pen predicts; each stroke waits for its prediction, so the digit shown at the end is
     the reading of the whole drawing, not of a stroke whose answer arrived late.
@@ -136,9 +141,10 @@ def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
         page.mouse.down()
         for point in points[1:]:
             page.mouse.move(*point, steps=8)
-        with page.expect_response(lambda response: "/api/predict" in response.url):
+        with page.expect_response(lambda response: "/api/predict" in response.url) as answer:
             page.mouse.up()
         page.wait_for_function("document.body.dataset.state === 'idle'")
+    return answer.value.json()
 
 
 def shown_digit(page) -> str:
@@ -148,13 +154,31 @@ def shown_digit(page) -> str:
 @needs_shipped_model
 @pytest.mark.parametrize(("strokes", "digit"), [(ONE, "1"), (SEVEN, "7"), (FOUR, "4"), (ZERO, "0")])
 def test_drawn_digit_is_read(page, strokes, digit):
-    draw(page, strokes)
+    answer = draw(page, strokes)
+    assert answer["read_from"] == "layout"  # the page's own 28x28 passed the server's checks
     assert shown_digit(page) == digit
     assert page.locator("#top li").count() == 3
     assert page.locator("#seen").get_attribute("src").startswith("data:image/png;base64,")
     screenshot = os.environ.get("DIGIT_RECOG_SCREENSHOT")
     if screenshot and digit == "7":
         page.screenshot(path=screenshot, full_page=True)
+
+
+@needs_shipped_model
+def test_the_server_reads_the_pages_layout_as_it_would_read_the_drawing(page):
+    """The 28x28 the page preprocessed itself is the server's preprocessing of the drawing, to the pixel,
+    so reading it instead changes no answer."""
+    answer = draw(page, FOUR)
+    drawing = base64.b64decode(page.evaluate("document.getElementById('pad').toDataURL()").split(",", 1)[1])
+    server = read_digit(load_trained_model(SHIPPED_MODEL), drawing)
+    assert answer["read_from"] == "layout"
+    assert np.array_equal(_pixels_of(answer["preprocessed"]), server.image)
+    assert answer["digit"] == server.digit
+    assert np.abs(np.array(answer["probabilities"]) - server.probabilities).max() < 1e-4
+
+
+def _pixels_of(data_url: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("L"))
 
 
 @needs_shipped_model
@@ -223,10 +247,11 @@ def test_touch_drawing_works_like_the_mouse(page):
 def test_uploaded_image_is_read(page, tmp_path):
     path = tmp_path / "seven.jpg"
     draw_digit("7", size=(600, 450), mode="RGB").save(path, quality=80)
-    with page.expect_response(lambda response: "/api/predict" in response.url):
+    with page.expect_response(lambda response: "/api/predict" in response.url) as answer:
         page.set_input_files("#upload", str(path))
     page.wait_for_function("document.body.dataset.state === 'idle'")
     assert shown_digit(page) == "7"
+    assert answer.value.json()["read_from"] == "image"  # uploads are decoded by the server's gate
 
 
 @needs_shipped_model

@@ -20,6 +20,7 @@ from digit_images import (
     untrained_model_file,
 )
 from digit_recog import __version__
+from digit_recog.reading.image import preprocess_image
 from digit_recog.web.app import MAX_UPLOAD_BYTES, create_app
 
 
@@ -67,7 +68,8 @@ def test_prediction_has_digit_probabilities_top_three_and_the_image_seen(client)
     response = predict(client, encode(draw_digit("7")))
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"digit", "verdict", "probabilities", "top", "preprocessed"}
+    assert set(body) == {"digit", "verdict", "probabilities", "top", "preprocessed", "read_from"}
+    assert body["read_from"] == "image"
     assert body["verdict"] in {"digit", "unsure", "not a digit"}
     assert len(body["probabilities"]) == 10 and sum(body["probabilities"]) == pytest.approx(1, abs=1e-4)
     assert [entry["digit"] for entry in body["top"]][0] == body["digit"]
@@ -258,3 +260,57 @@ def test_requests_beyond_every_place_are_refused_before_their_body_is_read(clien
         in_flight.active = 0
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
     assert "server busy" in response.json()["detail"]
+
+
+def predict_with_layout(client: TestClient, content: bytes, layout: bytes, layouts: int = 1):
+    files = [("image", ("drawing.png", content, "image/png"))]
+    files += [("layout", ("layout.raw", layout, "application/octet-stream"))] * layouts
+    return client.post("/api/predict", files=files)
+
+
+def test_a_layout_sent_with_the_drawing_is_read_as_the_drawing_would_be(client):
+    drawing = encode(draw_digit("4"))
+    from_picture = predict(client, drawing).json()
+    from_layout = predict_with_layout(client, drawing, preprocess_image(drawing).tobytes()).json()
+    assert from_layout["read_from"] == "layout" and "layout_refused" not in from_layout
+    same = ("digit", "verdict", "probabilities", "top", "preprocessed")
+    assert {key: from_layout[key] for key in same} == {key: from_picture[key] for key in same}
+
+
+@pytest.mark.parametrize(
+    ("layout", "problem"),
+    [
+        (bytes(10), "a layout is 784 bytes"),
+        (bytes(784), "no ink"),
+        (lambda image: 255 - image, "the digit's box is 28x28 px"),  # dark ink on white
+        (lambda image: np.roll(image, 4, axis=0), "centre of mass is at row 17.9"),
+    ],
+)
+def test_a_layout_out_of_mnists_layout_is_not_trusted_and_the_picture_is_read(client, layout, problem):
+    drawing = encode(draw_digit("4"))
+    sent = layout(preprocess_image(drawing)).tobytes() if callable(layout) else layout
+    response = predict_with_layout(client, drawing, sent)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["read_from"] == "image" and problem in body["layout_refused"]
+    assert body["probabilities"] == predict(client, drawing).json()["probabilities"]
+
+
+def test_two_layouts_are_refused(client):
+    drawing = encode(draw_digit("4"))
+    response = predict_with_layout(client, drawing, preprocess_image(drawing).tobytes(), layouts=2)
+    assert response.status_code == 422
+    assert response.json()["detail"] == "expected at most one file in the field layout, found 2"
+
+
+def test_a_layout_does_not_lift_the_upload_limit_or_the_queue(client):
+    layout = preprocess_image(encode(draw_digit("4"))).tobytes()
+    oversized = predict_with_layout(client, b"\0" * (MAX_UPLOAD_BYTES + 1), layout)
+    assert oversized.status_code == 413
+    queue = client.app.state.queue
+    queue.active = queue.capacity
+    try:
+        busy = predict_with_layout(client, encode(draw_digit("4")), layout)
+    finally:
+        queue.active = 0
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"

@@ -255,6 +255,12 @@ def read_digit(
     return _reading(predict_digits(model, image)[0], image, thresholds)
 
 
+def read_layout(model: keras.Model, image: np.ndarray, thresholds: Thresholds | None = None) -> DigitReading:
+    """The model's reading of one 28x28 image already in MNIST's layout (e.g. one that
+    :func:`digit_recog.reading.layout.checked_layout` passed), judged by ``thresholds`` when given."""
+    return _reading(predict_digits(model, image)[0], image, thresholds)
+
+
 def read_number(
     model: keras.Model,
     source: ImageSource,

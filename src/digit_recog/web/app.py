@@ -6,7 +6,11 @@ Start it with ``digit-recog serve`` (or ``make serve``); ``create_app`` builds i
     GET  /health        {"status", "model", "version", "model_version", "model_sha256", "model_modified"}
                         (the package's version; the model's version, or "unversioned", and SHA-256;
                         model_modified: the shipped model's file is not the one its version records)
-    POST /api/predict   multipart field ``image`` -> digit, verdict, probabilities, top 3, preprocessed image
+    POST /api/predict   multipart field ``image`` -> digit, verdict, probabilities, top 3, preprocessed
+                        image, and ``read_from``; an optional field ``layout`` holds the 28x28 image the
+                        page preprocessed itself (784 bytes), read instead of the picture once it passes the
+                        checks of :mod:`digit_recog.reading.layout` (else ``layout_refused`` says why, and
+                        the picture is read)
     GET  /openapi.json  the API's schema (the interactive /docs page is off: it loads its scripts from a CDN)
 
 Under load and bad input it holds up: at most ``WORKERS`` images are decoded and read at once and
@@ -46,7 +50,8 @@ from digit_recog.reading.decoding import (
     NoDigitFoundError,
     decoding_bytes,
 )
-from digit_recog.reading.predict import DigitReading, load_reader, predict_digits, read_digit
+from digit_recog.reading.layout import LAYOUT_BYTES, LayoutError, checked_layout
+from digit_recog.reading.predict import DigitReading, load_reader, predict_digits, read_digit, read_layout
 from digit_recog.reading.verdict import Thresholds, load_thresholds
 from digit_recog.web.guards import (
     BODY_DEADLINE_S,
@@ -189,31 +194,58 @@ def create_app(
         },
     )
     async def predict(
-        request: Request, image: Annotated[UploadFile, File(description="the image file")]
+        request: Request,
+        image: Annotated[UploadFile, File(description="the image file")],
+        layout: Annotated[
+            UploadFile | None,
+            File(
+                description=f"optional: the picture already preprocessed into MNIST's layout, {LAYOUT_BYTES} "
+                "bytes (28x28 grey levels, row by row, light ink on black); read instead of the image when "
+                "it passes the layout checks"
+            ),
+        ] = None,
     ) -> dict:
-        """Read the digit in an uploaded image (PNG, JPEG, BMP, GIF, WebP or TIFF)."""
-        uploads = (await request.form()).getlist("image")  # parsed already: this only counts them
-        if len(uploads) != 1:
-            raise HTTPException(422, f"expected one file in the field image, found {len(uploads)}")
+        """Read the digit in an uploaded image (PNG, JPEG, BMP, GIF, WebP or TIFF), or in the 28x28 layout
+        sent with it."""
+        form = await request.form()  # parsed already: this only counts the files
+        images, layouts = len(form.getlist("image")), len(form.getlist("layout"))
+        if images != 1:
+            raise HTTPException(422, f"expected one file in the field image, found {images}")
+        if layouts > 1:
+            raise HTTPException(422, f"expected at most one file in the field layout, found {layouts}")
         content = await image.read(max_upload_bytes + 1)
         if len(content) > max_upload_bytes:
             raise HTTPException(413, f"image too large: the upload limit is {max_upload_bytes:,} bytes")
         state, name = request.app.state, image.filename or "uploaded image"
+        layout_refused = None
+        if layout is not None:
+            try:
+                prepared = checked_layout(await layout.read(LAYOUT_BYTES + 1))
+            except LayoutError as error:
+                layout_refused = str(error)
+            else:
+                reading = await _queued(state.queue, read_layout, state.model, prepared, state.thresholds)
+                return reading_response(reading, read_from="layout")
         # Parsing the header opens the picture: never on the event loop. Pictures the gate refuses from
         # their header count 0: no need to queue them as large.
         large = await anyio.to_thread.run_sync(decoding_bytes, content) > LARGE_PICTURE_BYTES
         queue, decoding = (
             (state.large_queue, state.large_decoding) if large else (state.queue, state.decoding)
         )
-        try:
-            reading = await queue.run(
-                read_content, state.model, content, name, large, state.thresholds, decoding
-            )
-        except ServerBusyError as error:
-            raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
-        return reading_response(reading)
+        reading = await _queued(
+            queue, read_content, state.model, content, name, large, state.thresholds, decoding
+        )
+        return reading_response(reading, layout_refused=layout_refused)
 
     return app
+
+
+async def _queued(queue: "ReadingQueue", function, *args):
+    """``queue.run(function, *args)``, a full queue answered 503 with Retry-After."""
+    try:
+        return await queue.run(function, *args)
+    except ServerBusyError as error:
+        raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
 
 
 def _is_shipped_path(model_path) -> bool:
@@ -309,15 +341,22 @@ class ReadingQueue:
             self.active -= 1
 
 
-def reading_response(reading: DigitReading) -> dict:
-    """The JSON body for one reading: digit, verdict, ten probabilities, the top three, the image seen."""
-    return {
+def reading_response(
+    reading: DigitReading, read_from: str = "image", layout_refused: str | None = None
+) -> dict:
+    """The JSON body for one reading: digit, verdict, ten probabilities, the top three, the image seen, and
+    what was read (``"image"`` or ``"layout"``), with why a layout sent was not (``layout_refused``)."""
+    body = {
         "digit": reading.digit,
         "verdict": reading.verdict,
         "probabilities": [round(float(p), 6) for p in reading.probabilities],
         "top": [{"digit": digit, "probability": round(p, 6)} for digit, p in reading.top(TOP_K)],
         "preprocessed": png_data_url(reading.image),
+        "read_from": read_from,
     }
+    if layout_refused is not None:
+        body["layout_refused"] = layout_refused
+    return body
 
 
 def png_data_url(pixels: np.ndarray) -> str:

@@ -33,6 +33,10 @@ ONNXRUNTIME_WEB = "onnxruntime-web@1.30.0"
 ONNXRUNTIME_WEB_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
 NPM_CACHE_DIR = config.OUTPUT_ROOT / ".cache" / "npm"
 APP_SCRIPT_TAG = '<script src="static/app.js" defer></script>'
+# The server's page loads reader.js too (it preprocesses drawings for the server); the static page loads
+# onnxruntime-web before it, and reader.js then reads digits itself.
+READER_SCRIPT_TAG = '<script src="static/reader.js" defer></script>'
+RUNTIME_SCRIPT_TAG = '<script src="static/ort/ort.wasm.min.js" defer></script>'
 API_NOTE_START, API_NOTE_END = "JSON API:", "</p>"
 
 
@@ -70,12 +74,13 @@ def export_site(model_path: Path, out: Path, force: bool = False) -> Path:
 
 
 def static_page_html(server_html: str) -> str:
-    """The server's page, loading onnxruntime-web and reader.js before app.js, without the API note."""
-    if APP_SCRIPT_TAG not in server_html:
-        raise SiteError(f"index.html has no {APP_SCRIPT_TAG!r}: cannot add the in-browser reader before it")
-    loaded_first = ("ort/ort.wasm.min.js", "reader.js")
-    scripts = [f'<script src="static/{name}" defer></script>' for name in loaded_first]
-    html = server_html.replace(APP_SCRIPT_TAG, "\n  ".join([*scripts, APP_SCRIPT_TAG]))
+    """The server's page, loading onnxruntime-web before reader.js and app.js, without the API note."""
+    if READER_SCRIPT_TAG not in server_html or APP_SCRIPT_TAG not in server_html:
+        raise SiteError(
+            f"index.html has no {READER_SCRIPT_TAG!r} or no {APP_SCRIPT_TAG!r}: cannot add the in-browser "
+            "reader's runtime before them"
+        )
+    html = server_html.replace(READER_SCRIPT_TAG, f"{RUNTIME_SCRIPT_TAG}\n  {READER_SCRIPT_TAG}")
     start = html.find(API_NOTE_START)
     if start >= 0:
         end = html.index(API_NOTE_END, start)

@@ -1,7 +1,9 @@
 // Reads digits in the browser, for the static page that `digit-recog export --format web` writes: the same
 // preprocessing as the server (src/digit_recog/reading/image.py, ported step by step) and the exported ONNX
 // model run by onnxruntime-web. app.js calls window.readLocally(blob, name) instead of POST api/predict, and
-// gets back a Response with the same JSON and status codes the server gives.
+// gets back a Response with the same JSON and status codes the server gives. On the server's page (no
+// onnxruntime-web) only window.digitReader.preprocess is used: app.js sends its 28x28 result as the field
+// layout, which the server checks (src/digit_recog/reading/layout.py) and reads instead of the picture.
 "use strict";
 
 (() => {
@@ -511,6 +513,8 @@
     return top < limits.unsure_below ? "unsure" : "digit";
   }
 
-  window.readLocally = readLocally;
+  // On the static page onnxruntime-web is loaded first and the page reads digits itself; on the server's page
+  // only the preprocessing is used, to send the server the drawing's 28x28 layout beside the picture.
+  if (typeof ort !== "undefined") window.readLocally = readLocally;
   window.digitReader = { preprocess, predict, readLocally };
 })();
