@@ -158,6 +158,8 @@ PICTURES = {
     "light ink on black": lambda: draw_digit("4", ink=230, paper=20),
     "larger than the working size": lambda: draw_digit("0", size=(1500, 1300), stroke=0.12),
     "a small digit off centre": lambda: draw_digit("1", size=(280, 280), box=(20, 30, 80, 110)),
+    # grey levels that are not whole once composited on white: the reader sorts them, not counts them
+    "half-transparent ink": lambda: draw_digit("7", ink=(50, 50, 50, 140), paper=(0, 0, 0, 0), mode="RGBA"),
 }
 
 

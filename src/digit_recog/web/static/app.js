@@ -76,7 +76,14 @@ function predictDrawing() {
     setStatus("Draw a digit first.", true);
     return;
   }
-  canvas.toBlob((blob) => send(blob, "drawing.png", { withLayout: true }), "image/png");
+  send(canvasPng(), "drawing.png", { withLayout: true });
+}
+
+// The pad as a PNG file. toDataURL encodes at once, where toBlob waits for the browser to be idle: after pen
+// input Chromium can hold it for up to a second.
+function canvasPng() {
+  const base64 = canvas.toDataURL("image/png").split(",", 2)[1];
+  return new Blob([Uint8Array.from(atob(base64), (character) => character.charCodeAt(0))], { type: "image/png" });
 }
 
 // The drawing's 28x28 layout as the server's preprocessing would make it, or null (no reader.js, no ink):

@@ -37,8 +37,17 @@
     return floor % 2 === 0 ? floor : floor + 1;
   }
 
+  // Whole grey levels 0-255 (any opaque 8-bit picture, the pad's drawing among them) are sorted by counting, in
+  // one pass: the same array as sorting them, several times quicker on a 280x280 picture.
   function sorted(values) {
-    return Float64Array.from(values).sort();
+    const counts = new Uint32Array(256);
+    for (const value of values) {
+      if (!(Number.isInteger(value) && value >= 0 && value <= 255)) return Float64Array.from(values).sort();
+      counts[value]++;
+    }
+    const result = new Float64Array(values.length);
+    for (let level = 0, at = 0; level < 256; at += counts[level], level++) result.fill(level, at, at + counts[level]);
+    return result;
   }
 
   function median(values) {
