@@ -80,7 +80,7 @@ function predictDrawing() {
 }
 
 // The pad as a PNG file. toDataURL encodes at once, where toBlob waits for the browser to be idle: after pen
-// input Chromium can hold it for up to a second.
+// input, headless Chromium held it for a second.
 function canvasPng() {
   const base64 = canvas.toDataURL("image/png").split(",", 2)[1];
   return new Blob([Uint8Array.from(atob(base64), (character) => character.charCodeAt(0))], { type: "image/png" });
