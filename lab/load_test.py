@@ -21,6 +21,7 @@ shared, and on a busy machine that, more than the server, sets the numbers. The 
     python -m lab.load_test --clients 20 --duration 5 --output /tmp/load.json   # a smoke run
     python -m lab.load_test --only-good --output /tmp/good.json                  # drawings only
     python -m lab.load_test --only-good --page-layout --output /tmp/layout.json  # as the page sends them
+    python -m lab.load_test --only-good --page-layout --workers 2 --output /tmp/two.json  # two processes
 
 With ``--page-layout`` each drawing goes as the drawing page sends it: with its 28x28 layout beside the
 picture (``reading.image.preprocess_image`` of it, what the page's reader.js computes), which the server
@@ -355,8 +356,10 @@ def goals_met(summary: dict) -> dict:
     }
 
 
-def start_server(port: int, model: Path, program: Path) -> subprocess.Popen:
+def start_server(port: int, model: Path, program: Path, workers: int = 1) -> subprocess.Popen:
     command = [str(program), "serve", "--port", str(port), "--model", str(model)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
 
@@ -372,6 +375,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--page-layout", action="store_true", help="send each drawing with its 28x28 layout, as the page does"
     )
+    parser.add_argument("--workers", type=int, default=1, help="server processes (default: %(default)s)")
     parser.add_argument(
         "--program",
         type=Path,
@@ -384,7 +388,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     arguments = parse_args(argv)
     port = free_port()
-    server = start_server(port, arguments.model, arguments.program)
+    server = start_server(port, arguments.model, arguments.program, arguments.workers)
     try:
         summary = asyncio.run(
             run_load(
@@ -405,6 +409,7 @@ def main(argv: list[str] | None = None) -> dict:
         "stalling_clients": 0 if arguments.only_good else STALLING_CLIENTS,
         "mix": {"good": 1.0} if arguments.only_good else MIX,
         "page_layout": arguments.page_layout,
+        "workers": arguments.workers,
         "cpu_count": os.cpu_count(),
         **summary,
         "goals": GOALS,
