@@ -31,6 +31,12 @@ better than by the shipped model. It failed too (means: MNIST -0.07, pendigits -
 For ``few_drawn_ones`` (the first 500 of those drawn 1s instead of all 1,341: the drawn pictures weighed
 less), written before its runs: the same two-seed rule, and the drawn styles' validation part read at least
 2 points better than by the shipped model. It failed (means: MNIST -0.10, pendigits -0.40 points).
+Two seeds of ``wider`` gave pendigits' validation part 99.20 and 98.67%: as far apart as the variants above
+were from it. A third seed (44) of ``wider`` and of ``drawn_ones_and_sevens``, the rule written before those
+runs: over seeds 42 to 44, ``drawn_ones_and_sevens`` passes if its mean MNIST validation accuracy is at least
+``wider``'s minus 0.05 points and its mean pendigits' and optdigits' are no more than one digit (0.13 and 0.52
+points) below ``wider``'s; passing makes it a candidate for the shipped recipe, to be trained and benchmarked
+as the shipped model is, not adopted here.
 """
 
 import json
