@@ -36,7 +36,8 @@ were from it. A third seed (44) of ``wider`` and of ``drawn_ones_and_sevens``, t
 runs: over seeds 42 to 44, ``drawn_ones_and_sevens`` passes if its mean MNIST validation accuracy is at least
 ``wider``'s minus 0.05 points and its mean pendigits' and optdigits' are no more than one digit (0.13 and 0.52
 points) below ``wider``'s; passing makes it a candidate for the shipped recipe, to be trained and benchmarked
-as the shipped model is, not adopted here.
+as the shipped model is, not adopted here. It passed, narrowly (means: MNIST 99.46 against 99.47, pendigits
+98.62 against 98.71, optdigits one digit lower): seed 44 of ``wider`` read pendigits' part at 98.26%.
 """
 
 import json
