@@ -281,6 +281,7 @@ def test_a_layout_sent_with_the_drawing_is_read_as_the_drawing_would_be(client):
     ("layout", "problem"),
     [
         (bytes(10), "a layout is 784 bytes"),
+        (bytes(5000), "got 5,000"),
         (bytes(784), "no ink"),
         (lambda image: 255 - image, "the digit's box is 28x28 px"),  # dark ink on white
         (lambda image: np.roll(image, 4, axis=0), "centre of mass is at row 17.9"),

@@ -220,7 +220,7 @@ def create_app(
         layout_refused = None
         if layout is not None:
             try:
-                prepared = checked_layout(await layout.read(LAYOUT_BYTES + 1))
+                prepared = checked_layout(await layout.read())  # within the body limit
             except LayoutError as error:
                 layout_refused = str(error)
             else:
