@@ -50,6 +50,7 @@ from digit_recog.reading.layout import checked_layout
 from digit_recog.reading.predict import load_trained_model, predict_digits, read_digit
 from digit_recog.web.app import create_app, png_data_url, reading_response
 from lab import paths, readme_blocks
+from lab.load_test import tree_cpu_s
 from lab.reading_corpus import corpus, page_canvas_png, page_drawing_png
 
 READING_BENCHMARK_PATH = paths.REPORTS_DIR / "reading_benchmark.json"
@@ -76,30 +77,21 @@ def reference_preprocessing():
     return module
 
 
-def cpu_ms(function: Callable[[], object], calls: int) -> float:
-    """CPU milliseconds per call of ``function``, after one call to warm up."""
+def cpu_ms(
+    function: Callable[[], object], calls: int, clock: Callable[[], float] = time.process_time
+) -> float:
+    """CPU milliseconds per call of ``function`` by ``clock`` (every thread of this process unless told),
+    after one call to warm up."""
     function()
-    started = time.process_time()
+    started = clock()
     for _ in range(calls):
         function()
-    return round((time.process_time() - started) * 1000 / calls, 3)
+    return round((clock() - started) * 1000 / calls, 3)
 
 
-def _tree_cpu_s() -> float:
+def process_tree_cpu_s() -> float:
     """CPU seconds of this process and of its child processes (the server's decoding workers), so far."""
-    process = psutil.Process()
-    times = [process.cpu_times()] + [child.cpu_times() for child in process.children(recursive=True)]
-    return sum(t.user + t.system for t in times)
-
-
-def tree_cpu_ms(function: Callable[[], object], calls: int) -> float:
-    """CPU milliseconds per call of ``function`` in this process and its decoding workers, after one call to
-    warm up."""
-    function()
-    started = _tree_cpu_s()
-    for _ in range(calls):
-        function()
-    return round((_tree_cpu_s() - started) * 1000 / calls, 3)
+    return tree_cpu_s(psutil.Process())
 
 
 def _refused(step: Callable, *args) -> Callable[[], object]:
@@ -184,14 +176,14 @@ def request_figures(model, calls: int) -> dict:
     loop.close()
     with TestClient(create_app(model=model)) as client:
         files = {"image": ("seven.png", png, "image/png")}
-        steps["whole request (TestClient, client side and decoding worker included)"] = tree_cpu_ms(
-            lambda: client.post("/api/predict", files=files), calls
+        steps["whole request (TestClient, client side and decoding worker included)"] = cpu_ms(
+            lambda: client.post("/api/predict", files=files), calls, process_tree_cpu_s
         )
         files_with_layout = {**files, "layout": ("layout.raw", layout, "application/octet-stream")}
         if client.post("/api/predict", files=files_with_layout).json()["read_from"] != "layout":
             raise RuntimeError("the server did not read the page's layout of the drawing")
-        steps["layout: whole request (TestClient, client side and decoding worker included)"] = tree_cpu_ms(
-            lambda: client.post("/api/predict", files=files_with_layout), calls
+        steps["layout: whole request (TestClient, client side and decoding worker included)"] = cpu_ms(
+            lambda: client.post("/api/predict", files=files_with_layout), calls, process_tree_cpu_s
         )
     steps["sum of the steps"] = round(sum(steps[name] for name in PICTURE_STEPS), 3)
     steps["layout: sum of the steps"] = round(sum(steps[name] for name in LAYOUT_STEPS), 3)

@@ -172,12 +172,13 @@ def test_the_server_reads_the_pages_layout_as_it_would_read_the_drawing(page):
     drawing = base64.b64decode(page.evaluate("document.getElementById('pad').toDataURL()").split(",", 1)[1])
     server = read_digit(load_trained_model(SHIPPED_MODEL), drawing)
     assert answer["read_from"] == "layout"
-    assert np.array_equal(_pixels_of(answer["preprocessed"]), server.image)
+    assert np.array_equal(pixels_of(answer["preprocessed"]), server.image)
     assert answer["digit"] == server.digit
     assert np.abs(np.array(answer["probabilities"]) - server.probabilities).max() < 1e-4
 
 
-def _pixels_of(data_url: str) -> np.ndarray:
+def pixels_of(data_url: str) -> np.ndarray:
+    """The grey levels of a ``data:image/png;base64,...`` URL (the answer's preprocessed image)."""
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("L"))
 
 

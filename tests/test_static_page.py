@@ -6,7 +6,6 @@ tests skip, unless ``DIGIT_RECOG_REQUIRE_BROWSER=1`` makes that a failure.
 """
 
 import base64
-import io
 import os
 import shutil
 import subprocess
@@ -25,7 +24,7 @@ from digit_recog.modeling.export import OutputExistsError
 from digit_recog.reading.image import preprocess_image
 from digit_recog.reading.predict import load_trained_model, read_digit
 from digit_recog.web import site
-from test_browser import CHROMIUM_ARGS, FOUR, ONE, SEVEN, ZERO, _free_port, _require_chromium
+from test_browser import CHROMIUM_ARGS, FOUR, ONE, SEVEN, ZERO, _free_port, _require_chromium, pixels_of
 
 pytestmark = needs_shipped_model
 CHROMIUM = Path("/usr/bin/chromium")
@@ -131,10 +130,6 @@ def read_in_browser(page, png: bytes) -> dict:
     }""",
         base64.b64encode(png).decode("ascii"),
     )
-
-
-def pixels_of(data_url: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("L"))
 
 
 @pytest.mark.parametrize(("strokes", "digit"), [(ONE, "1"), (SEVEN, "7"), (FOUR, "4"), (ZERO, "0")])
